@@ -1,0 +1,271 @@
+//! Every command-line type of mex2fa. The doc comments are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Manage TOTP two-factor authentication in the MeXanimatoR SQLite database.
+///
+/// mex2fa does from a terminal what the app does through its settings page
+/// (enroll, confirm, disable), plus what only an operator needs: verify a code,
+/// rotate the master key, check the health of every stored secret.
+///
+/// Configuration, highest first: flag > environment > .env file > default.
+/// The master key is read from TWOFA_MASTER_KEY or --master-key-file, never
+/// from the command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mex2fa",
+    version,
+    max_term_width = 100,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The app's SQLite database file (never created by mex2fa)
+    #[arg(long, global = true, env = "MEX2FA_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Read the Fernet master key from this file instead of TWOFA_MASTER_KEY
+    #[arg(long, global = true, value_name = "PATH")]
+    pub master_key_file: Option<PathBuf>,
+
+    /// Load settings from this file instead of ./.env (process environment wins)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+
+    /// Table that holds the accounts
+    #[arg(
+        long,
+        global = true,
+        env = "MEX2FA_TABLE",
+        default_value = "account",
+        value_name = "NAME"
+    )]
+    pub table: String,
+
+    /// Column with the account id
+    #[arg(
+        long,
+        global = true,
+        env = "MEX2FA_ID_COLUMN",
+        default_value = "accountid",
+        value_name = "NAME"
+    )]
+    pub id_column: String,
+
+    /// Column with the username
+    #[arg(
+        long,
+        global = true,
+        env = "MEX2FA_USER_COLUMN",
+        default_value = "username",
+        value_name = "NAME"
+    )]
+    pub user_column: String,
+
+    /// Column with the 2FA enabled flag (INTEGER 0/1)
+    #[arg(
+        long,
+        global = true,
+        env = "MEX2FA_ENABLED_COLUMN",
+        default_value = "twofa_enabled",
+        value_name = "NAME"
+    )]
+    pub enabled_column: String,
+
+    /// Column with the Fernet-encrypted secret (BLOB or TEXT)
+    #[arg(
+        long,
+        global = true,
+        env = "MEX2FA_SECRET_COLUMN",
+        default_value = "twofa_secret",
+        value_name = "NAME"
+    )]
+    pub secret_column: String,
+
+    /// Issuer shown in authenticator apps (the otpauth URI's issuer)
+    #[arg(
+        long,
+        global = true,
+        env = "MEX2FA_ISSUER",
+        default_value = "MeXanimatoR",
+        value_name = "NAME"
+    )]
+    pub issuer: String,
+
+    /// How long to wait for the app's write lock, in milliseconds
+    #[arg(
+        long,
+        global = true,
+        env = "MEX2FA_BUSY_TIMEOUT",
+        default_value_t = 5000,
+        value_name = "MS"
+    )]
+    pub busy_timeout: u64,
+
+    /// Print one JSON document on stdout and nothing else there
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Print only results and errors, no progress or hints
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Enroll(Enroll),
+    Confirm(Confirm),
+    Verify(Verify),
+    Disable(Disable),
+    Status(Status),
+    Keygen(Keygen),
+    Completions(Completions),
+    Demo(Demo),
+    Log(Log),
+}
+
+/// Start 2FA for a user: a new pending secret and its QR code
+///
+/// Nothing changes in the account until the enrollment is confirmed with a code
+/// from the authenticator app (here with --code or at the prompt, or later with
+/// `mex2fa confirm`). Pending enrollments expire.
+#[derive(Debug, Args)]
+pub struct Enroll {
+    /// Username of the account
+    pub user: String,
+
+    /// Re-enroll a user who has 2FA enabled (the old secret works until the new one is confirmed)
+    #[arg(long)]
+    pub force: bool,
+
+    /// Also print the otpauth URI and the secret
+    #[arg(long)]
+    pub show_secret: bool,
+
+    /// Do not draw the QR code in the terminal
+    #[arg(long)]
+    pub no_qr: bool,
+
+    /// Draw the QR code for a light-background terminal
+    #[arg(long)]
+    pub invert: bool,
+
+    /// Also write the QR code as a PNG image (created 0600; never overwritten)
+    #[arg(long, value_name = "FILE")]
+    pub png: Option<PathBuf>,
+
+    /// Also write the QR code as an SVG image (created 0600; never overwritten)
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+
+    /// Confirm at once with this code from the authenticator app
+    #[arg(long, value_name = "CODE")]
+    pub code: Option<String>,
+
+    /// How long the enrollment stays pending (e.g. 900, 15m, 1h)
+    #[arg(
+        long,
+        env = "MEX2FA_PENDING_TTL",
+        default_value = "15m",
+        value_name = "DURATION"
+    )]
+    pub ttl: String,
+}
+
+/// Turn a pending enrollment into enabled 2FA, given a code from the app
+#[derive(Debug, Args)]
+pub struct Confirm {
+    /// Username of the account
+    pub user: String,
+
+    /// The 6-digit code (else asked on the terminal, or read from stdin)
+    #[arg(long, value_name = "CODE")]
+    pub code: Option<String>,
+}
+
+/// Check a code as the app's login does: exit 0 accepted, 1 not accepted
+#[derive(Debug, Args)]
+pub struct Verify {
+    /// Username of the account
+    pub user: String,
+
+    /// The 6-digit code (else asked on the terminal, or read from stdin)
+    #[arg(long, value_name = "CODE")]
+    pub code: Option<String>,
+
+    /// Also accept this many 30-second steps before and after now (the app accepts 0)
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=10))]
+    pub window: u16,
+}
+
+/// Turn 2FA off for users (the lost-phone reset): enabled = 0, secret removed
+#[derive(Debug, Args)]
+pub struct Disable {
+    /// Usernames; all must exist or nothing changes
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub users: Vec<String>,
+
+    /// Every account that has 2FA enabled, a stored secret, or a pending enrollment
+    #[arg(long)]
+    pub all: bool,
+
+    /// Do not ask for confirmation (required when there is no terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+/// Show who has 2FA enabled or pending
+#[derive(Debug, Args)]
+pub struct Status {
+    /// Only this user
+    pub user: Option<String>,
+}
+
+/// Generate a new Fernet master key
+#[derive(Debug, Args)]
+pub struct Keygen {
+    /// Write the key to this file (created 0600; never overwritten) instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Print a shell completion script
+#[derive(Debug, Args)]
+pub struct Completions {
+    /// The shell
+    pub shell: clap_complete::Shell,
+}
+
+/// Show every command on a throwaway database and key (touches nothing else)
+#[derive(Debug, Args)]
+pub struct Demo {
+    /// Delete the demo's files at the end instead of leaving them to look at
+    #[arg(long)]
+    pub clean: bool,
+}
+
+/// Show the audit log of state changes made by mex2fa
+#[derive(Debug, Args)]
+pub struct Log {
+    /// Only entries about this user
+    pub user: Option<String>,
+
+    /// Only entries at or after this UTC date or time (2026-11-25 or 2026-11-25T08:00:00Z)
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+
+    /// At most this many entries, newest first
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub limit: usize,
+}

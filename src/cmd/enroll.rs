@@ -1,0 +1,234 @@
+//! `enroll USER`: a fresh secret, kept pending (encrypted) until a code from
+//! the user's authenticator app confirms it; its QR code drawn for scanning.
+
+use std::fs::File;
+use std::path::Path;
+
+use super::confirm::{Outcome, confirm_pending, report_enabled};
+use super::{Run, drift_hint, parse_code};
+use crate::cli::Enroll;
+use crate::config::Config;
+use crate::db::AuditEntry;
+use crate::error::{Error, Exit, Result};
+use crate::qr::{Matrix, Style};
+use crate::totp::{Code, Secret, provisioning_uri};
+use crate::{clock, files, note, ui};
+
+const ATTEMPTS: usize = 3;
+
+impl Run for Enroll {
+    fn run(&self, cfg: &Config) -> Result<()> {
+        // Everything that can be refused is refused before the database changes.
+        let ttl = clock::parse_duration(&self.ttl)
+            .filter(|&t| t > 0)
+            .ok_or_else(|| {
+                Error::usage(format!(
+                    "--ttl '{}' is not a duration; use seconds or a number with s, m, h or d (e.g. 15m)",
+                    ui::escape(&self.ttl)
+                ))
+            })?;
+        let code = self.code.as_deref().map(parse_code).transpose()?;
+        let mut db = cfg.open_write()?;
+        let account = db.account(&self.user)?;
+        let shown = ui::escape(&account.user).into_owned();
+        if account.enabled && !self.force {
+            return Err(Error::state(format!(
+                "'{shown}' already has 2FA enabled; pass --force to re-enroll (the old secret keeps working until the new one is confirmed)"
+            )));
+        }
+        let key = cfg.master_key()?;
+        let secret = Secret::generate();
+        let uri = provisioning_uri(&secret, &account.user, &cfg.issuer);
+        let matrix = Matrix::encode(&uri).map_err(Error::Usage)?;
+        // Image files are claimed first so that an existing path stops us
+        // before the enrollment is written.
+        let mut images: Vec<Image<'_>> = Vec::new();
+        for (path, kind) in [(&self.png, Kind::Png), (&self.svg, Kind::Svg)] {
+            if let Some(path) = path.as_deref() {
+                match files::create_private(path) {
+                    Ok(file) => images.push((path, kind, file)),
+                    Err(e) => {
+                        discard(images);
+                        return Err(e);
+                    }
+                }
+            }
+        }
+
+        let token = key.encrypt(secret.as_str().as_bytes());
+        let now = clock::now() as i64;
+        let expires_at = now.saturating_add(ttl as i64);
+        let os_user = cfg.os_user();
+        let written = db.write(|tx| {
+            let account = tx.account(&self.user)?;
+            let replaced = tx.pending(&account.id)?.is_some();
+            tx.put_pending(&account.id, &token, now, expires_at)?;
+            tx.audit(AuditEntry {
+                os_user: &os_user,
+                action: "enroll",
+                account: Some(&account),
+                detail: format!(
+                    "pending until {}{}{}",
+                    clock::format_utc(expires_at),
+                    if replaced {
+                        "; replaced an earlier pending enrollment"
+                    } else {
+                        ""
+                    },
+                    if account.enabled {
+                        "; re-enrollment (--force)"
+                    } else {
+                        ""
+                    }
+                ),
+            })?;
+            Ok(replaced)
+        });
+        let replaced = match written {
+            Ok(r) => r,
+            Err(e) => {
+                discard(images);
+                return Err(e);
+            }
+        };
+        for (path, kind, file) in images {
+            let bytes = match kind {
+                Kind::Png => matrix.to_png(8).map_err(Error::Usage)?,
+                Kind::Svg => matrix.to_svg().into_bytes(),
+            };
+            files::finish(file, path, &bytes)?;
+            note!(
+                cfg,
+                "wrote the QR code to {} (mode 0600; it holds the secret: delete it after use)",
+                path.display()
+            );
+        }
+
+        if cfg.json {
+            if let Some(code) = &code {
+                return finish_with_code(cfg, &mut db, &key, &self.user, code);
+            }
+            let mut doc = serde_json::json!({
+                "user": account.user,
+                "state": "pending",
+                "expires_at": clock::format_utc(expires_at),
+            });
+            if self.show_secret {
+                doc["otpauth_uri"] = uri.as_str().into();
+                doc["secret"] = secret.as_str().into();
+            }
+            ui::json(&doc);
+            return Ok(());
+        }
+
+        if !self.no_qr {
+            let style = if ui::color_allowed(ui::stdout_is_tty()) {
+                Style::Ansi
+            } else if self.invert {
+                Style::LightTerminal
+            } else {
+                Style::DarkTerminal
+            };
+            ui::out(&matrix.to_text(style));
+        }
+        if self.show_secret {
+            ui::out(&format!("{}\n", uri.as_str()));
+            ui::out(&format!("secret: {}\n", secret.as_str()));
+        }
+        if replaced {
+            note!(cfg, "replaced an earlier pending enrollment of '{shown}'");
+        }
+        note!(
+            cfg,
+            "enrollment of '{shown}' is pending until {} ({}); scan the QR code with the authenticator app",
+            clock::format_utc(expires_at),
+            clock::format_span(ttl)
+        );
+        if let Some(code) = &code {
+            return finish_with_code(cfg, &mut db, &key, &self.user, code);
+        }
+        if ui::stdin_is_tty() && ui::stderr_is_tty() {
+            return guided(cfg, &mut db, &key, &self.user, &shown);
+        }
+        note!(
+            cfg,
+            "then finish with: mex2fa confirm {} --code CODE",
+            ui::escape(&self.user)
+        );
+        Ok(())
+    }
+}
+
+enum Kind {
+    Png,
+    Svg,
+}
+
+/// An image file claimed (created empty) before the enrollment is written.
+type Image<'a> = (&'a Path, Kind, File);
+
+/// Removes image files this run created, when the enrollment did not happen.
+fn discard(images: Vec<Image<'_>>) {
+    for (path, _, file) in images {
+        drop(file);
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+fn finish_with_code(
+    cfg: &Config,
+    db: &mut crate::db::Db,
+    key: &crate::crypto::MasterKey,
+    user: &str,
+    code: &Code,
+) -> Result<()> {
+    match confirm_pending(cfg, db, key, user, code)? {
+        Outcome::Enabled(account) => {
+            report_enabled(cfg, &account);
+            Ok(())
+        }
+        Outcome::Rejected(drift) => Err(super::rejected(
+            cfg,
+            user,
+            drift,
+            serde_json::json!({ "state": "pending" }),
+        )),
+    }
+}
+
+/// The terminal flow: ask for the first code, three tries; the enrollment
+/// stays pending whatever happens here (Ctrl-C included).
+fn guided(
+    cfg: &Config,
+    db: &mut crate::db::Db,
+    key: &crate::crypto::MasterKey,
+    user: &str,
+    shown: &str,
+) -> Result<()> {
+    eprintln!(
+        "type the 6-digit code the app shows to turn 2FA on (Ctrl-C stops; the enrollment stays pending: mex2fa confirm {})",
+        ui::escape(user)
+    );
+    for attempt in 1..=ATTEMPTS {
+        let line = ui::prompt_hidden(&format!("code ({attempt}/{ATTEMPTS}): "))?;
+        let code = match Code::parse(&line) {
+            Ok(c) => c,
+            Err(msg) => {
+                eprintln!("{msg}");
+                continue;
+            }
+        };
+        match confirm_pending(cfg, db, key, user, &code)? {
+            Outcome::Enabled(account) => {
+                report_enabled(cfg, &account);
+                return Ok(());
+            }
+            Outcome::Rejected(drift) => eprintln!("not accepted: {}", drift_hint(drift)),
+        }
+    }
+    eprintln!(
+        "no code accepted; the enrollment of '{shown}' stays pending: finish with mex2fa confirm {}",
+        ui::escape(user)
+    );
+    Err(Error::Silent(Exit::Rejected))
+}

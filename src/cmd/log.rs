@@ -1,0 +1,58 @@
+//! `log [USER]`: the audit trail of every state change mex2fa made.
+
+use super::Run;
+use crate::cli::Log;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::{clock, ui};
+
+impl Run for Log {
+    fn run(&self, cfg: &Config) -> Result<()> {
+        let since = self
+            .since
+            .as_deref()
+            .map(|s| {
+                clock::parse_utc(s).ok_or_else(|| {
+                    Error::usage(format!(
+                        "--since '{}' is not a date; use 2026-11-25 or 2026-11-25T08:00:00Z (UTC)",
+                        ui::escape(s)
+                    ))
+                })
+            })
+            .transpose()?;
+        let db = cfg.open_read()?;
+        let rows = db.audit_log(self.user.as_deref(), since, self.limit)?;
+        if cfg.json {
+            let list: Vec<_> = rows
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "at": r.at,
+                        "os_user": r.os_user,
+                        "action": r.action,
+                        "id": r.account_id.as_ref().map(|i| i.to_json()),
+                        "user": r.user,
+                        "detail": r.detail,
+                    })
+                })
+                .collect();
+            ui::json(&serde_json::Value::Array(list));
+            return Ok(());
+        }
+        let mut table = ui::table(&["at (UTC)", "by", "action", "id", "user", "detail"]);
+        for r in &rows {
+            table.add_row(vec![
+                r.at.clone(),
+                ui::escape(&r.os_user).into_owned(),
+                r.action.clone(),
+                r.account_id
+                    .as_ref()
+                    .map_or_else(String::new, |i| i.to_string()),
+                ui::escape(r.user.as_deref().unwrap_or("")).into_owned(),
+                ui::escape(&r.detail).into_owned(),
+            ]);
+        }
+        ui::out(&format!("{table}\n"));
+        Ok(())
+    }
+}

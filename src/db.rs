@@ -1,0 +1,873 @@
+//! The MeXanimatoR database: schema mapping, reads, and every write in one
+//! transaction. All SQL of mex2fa lives here; the rest of the program talks to
+//! it through the types below, never through rusqlite's.
+//!
+//! The app's table is only ever read, or updated in its enabled and secret
+//! columns. mex2fa's own state lives in tables of its own (`mex2fa_pending`,
+//! `mex2fa_audit`), created on the first write that needs them.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::types::{Value, ValueRef};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
+
+use crate::error::{Error, Result};
+
+const PENDING_TABLE: &str = "mex2fa_pending";
+const AUDIT_TABLE: &str = "mex2fa_audit";
+
+/// A validated SQL identifier (`[A-Za-z_][A-Za-z0-9_]*`): it cannot be bound
+/// as a parameter, so only such names are ever put into SQL text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ident(String);
+
+impl Ident {
+    pub fn parse(name: &str) -> Option<Ident> {
+        let mut chars = name.chars();
+        let first = chars.next()?;
+        let ok = (first.is_ascii_alphabetic() || first == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        ok.then(|| Ident(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Ident {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Which table and columns hold the accounts (contract §1, §6).
+#[derive(Debug, Clone)]
+pub struct Schema {
+    pub table: Ident,
+    pub id: Ident,
+    pub user: Ident,
+    pub enabled: Ident,
+    pub secret: Ident,
+}
+
+/// One mapped column and how the operator remaps it, for error messages.
+pub struct Mapping {
+    pub setting: &'static str,
+    pub flag: &'static str,
+    pub var: &'static str,
+}
+
+pub const TABLE: Mapping = Mapping {
+    setting: "table",
+    flag: "--table",
+    var: "MEX2FA_TABLE",
+};
+pub const COLUMNS: [Mapping; 4] = [
+    Mapping {
+        setting: "id column",
+        flag: "--id-column",
+        var: "MEX2FA_ID_COLUMN",
+    },
+    Mapping {
+        setting: "user column",
+        flag: "--user-column",
+        var: "MEX2FA_USER_COLUMN",
+    },
+    Mapping {
+        setting: "enabled column",
+        flag: "--enabled-column",
+        var: "MEX2FA_ENABLED_COLUMN",
+    },
+    Mapping {
+        setting: "secret column",
+        flag: "--secret-column",
+        var: "MEX2FA_SECRET_COLUMN",
+    },
+];
+
+impl Schema {
+    fn columns(&self) -> [&Ident; 4] {
+        [&self.id, &self.user, &self.enabled, &self.secret]
+    }
+}
+
+/// An account's primary key as stored: the app uses integers, others use text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AccountId {
+    Int(i64),
+    Text(String),
+}
+
+impl std::fmt::Display for AccountId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AccountId::Int(n) => write!(f, "{n}"),
+            AccountId::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+impl AccountId {
+    fn from_value(v: ValueRef<'_>) -> Result<AccountId> {
+        match v {
+            ValueRef::Integer(n) => Ok(AccountId::Int(n)),
+            ValueRef::Text(t) => Ok(AccountId::Text(String::from_utf8_lossy(t).into_owned())),
+            other => Err(Error::db(format!(
+                "an account id is of type {:?}; mex2fa handles integer or text ids (check --id-column)",
+                other.data_type()
+            ))),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        match self {
+            AccountId::Int(n) => Value::Integer(*n),
+            AccountId::Text(s) => Value::Text(s.clone()),
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            AccountId::Int(n) => (*n).into(),
+            AccountId::Text(s) => s.clone().into(),
+        }
+    }
+}
+
+/// What the secret column of a row holds. The app writes a BLOB (Python
+/// `bytes`); other deployments store TEXT; both are read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stored {
+    Null,
+    Text(String),
+    Blob(Vec<u8>),
+    /// An integer or real: never a token.
+    Number(String),
+}
+
+impl Stored {
+    fn from_value(v: ValueRef<'_>) -> Stored {
+        match v {
+            ValueRef::Null => Stored::Null,
+            ValueRef::Text(t) => match std::str::from_utf8(t) {
+                Ok(s) => Stored::Text(s.to_string()),
+                Err(_) => Stored::Blob(t.to_vec()),
+            },
+            ValueRef::Blob(b) => Stored::Blob(b.to_vec()),
+            ValueRef::Integer(n) => Stored::Number(n.to_string()),
+            ValueRef::Real(r) => Stored::Number(r.to_string()),
+        }
+    }
+
+    /// The token text, if the value can be one (ASCII text or bytes).
+    pub fn token(&self) -> Option<&str> {
+        match self {
+            Stored::Text(s) => Some(s.as_str()),
+            Stored::Blob(b) => std::str::from_utf8(b).ok(),
+            Stored::Null | Stored::Number(_) => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Stored::Null)
+    }
+
+    /// True for NULL only; an empty string is a (broken) value, not absence.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Stored::Null => "NULL",
+            Stored::Text(s) if s.is_empty() => "an empty string",
+            Stored::Text(_) => "text",
+            Stored::Blob(b) if b.is_empty() => "an empty blob",
+            Stored::Blob(_) => "a blob",
+            Stored::Number(_) => "a number",
+        }
+    }
+}
+
+/// How new tokens are written: the form the secret column declares (contract §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenForm {
+    Text,
+    Blob,
+}
+
+impl TokenForm {
+    /// SQLite's affinity rules: INT wins, then CHAR/CLOB/TEXT give TEXT affinity.
+    fn from_declared(decl: &str) -> TokenForm {
+        let d = decl.to_ascii_uppercase();
+        if !d.contains("INT") && (d.contains("CHAR") || d.contains("CLOB") || d.contains("TEXT")) {
+            TokenForm::Text
+        } else {
+            TokenForm::Blob
+        }
+    }
+
+    fn value(self, token: &str) -> Value {
+        match self {
+            TokenForm::Text => Value::Text(token.to_string()),
+            TokenForm::Blob => Value::Blob(token.as_bytes().to_vec()),
+        }
+    }
+}
+
+/// One row of the app's table, as mex2fa sees it.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: AccountId,
+    pub user: String,
+    pub enabled: bool,
+    pub secret: Stored,
+}
+
+/// An enrollment waiting for its first code.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub token: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// One line of `status`.
+#[derive(Debug, Clone)]
+pub struct StatusRow {
+    pub id: AccountId,
+    pub user: String,
+    pub enabled: bool,
+    pub pending_expires_at: Option<i64>,
+}
+
+/// A state change to record in the audit table. Never holds a secret.
+pub struct AuditEntry<'a> {
+    pub os_user: &'a str,
+    pub action: &'a str,
+    pub account: Option<&'a Account>,
+    pub detail: String,
+}
+
+/// One row of the audit table.
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    pub at: String,
+    pub os_user: String,
+    pub action: String,
+    pub account_id: Option<AccountId>,
+    pub user: Option<String>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    ReadOnly,
+    ReadWrite,
+}
+
+/// An open, schema-checked database.
+pub struct Db {
+    conn: Connection,
+    schema: Schema,
+    form: TokenForm,
+    path: PathBuf,
+    busy: Duration,
+}
+
+/// Turns a rusqlite error into a message an operator can act on.
+fn sql_error(path: &Path, busy: Duration, e: rusqlite::Error) -> Error {
+    let shown = path.display();
+    if let rusqlite::Error::SqliteFailure(f, _) = &e {
+        match f.code {
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+                return Error::db(format!(
+                    "the database {shown} stayed locked by another writer for more than {} ms; retry when the app is idle",
+                    busy.as_millis()
+                ));
+            }
+            ErrorCode::NotADatabase => {
+                return Error::db(format!(
+                    "{shown} is not a SQLite database; check --db or MEX2FA_DB"
+                ));
+            }
+            ErrorCode::ReadOnly => {
+                return Error::db(format!(
+                    "the database {shown} is read-only; mex2fa needs write access to the file and its directory"
+                ));
+            }
+            ErrorCode::CannotOpen => {
+                return Error::db(format!(
+                    "cannot open the database {shown}; check the path and its permissions"
+                ));
+            }
+            ErrorCode::DiskFull => {
+                return Error::db(format!(
+                    "the disk holding {shown} is full; nothing was changed"
+                ));
+            }
+            _ => {}
+        }
+    }
+    Error::db(format!("database error on {shown}: {e}"))
+}
+
+fn q(ident: &Ident) -> String {
+    format!("\"{}\"", ident.as_str())
+}
+
+impl Db {
+    /// Opens an existing database (never creates one) and checks the mapping.
+    pub fn open(path: &Path, schema: Schema, mode: Mode, busy: Duration) -> Result<Db> {
+        let shown = path.display();
+        match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::db(format!(
+                    "database file not found: {shown}; check --db or MEX2FA_DB (mex2fa never creates one)"
+                )));
+            }
+            Err(e) => return Err(Error::db(format!("cannot read the database {shown}: {e}"))),
+            Ok(m) if m.is_dir() => {
+                return Err(Error::db(format!(
+                    "{shown} is a directory; --db or MEX2FA_DB must name the SQLite file"
+                )));
+            }
+            Ok(_) => {}
+        }
+        let flags = match mode {
+            Mode::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
+            Mode::ReadWrite => OpenFlags::SQLITE_OPEN_READ_WRITE,
+        } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn =
+            Connection::open_with_flags(path, flags).map_err(|e| sql_error(path, busy, e))?;
+        conn.busy_timeout(busy)
+            .map_err(|e| sql_error(path, busy, e))?;
+        let mut db = Db {
+            conn,
+            schema,
+            form: TokenForm::Blob,
+            path: path.to_path_buf(),
+            busy,
+        };
+        db.form = db.check_schema()?;
+        Ok(db)
+    }
+
+    fn err(&self, e: rusqlite::Error) -> Error {
+        sql_error(&self.path, self.busy, e)
+    }
+
+    /// Checks that the mapped table and columns exist; returns the token form.
+    fn check_schema(&self) -> Result<TokenForm> {
+        let columns: Vec<(String, String)> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT name, type FROM pragma_table_info(?1)")
+                .map_err(|e| self.err(e))?;
+            stmt.query_map([self.schema.table.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(|e| self.err(e))?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(|e| self.err(e))?
+        };
+        if columns.is_empty() {
+            return Err(Error::db(format!(
+                "table '{}' not found in {}; set {} or pass {} to name the accounts table",
+                self.schema.table,
+                self.path.display(),
+                TABLE.var,
+                TABLE.flag
+            )));
+        }
+        let mut secret_type = String::new();
+        for (ident, mapping) in self.schema.columns().into_iter().zip(COLUMNS.iter()) {
+            match columns
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(ident.as_str()))
+            {
+                Some((_, decl)) => {
+                    if std::ptr::eq(ident, &self.schema.secret) {
+                        secret_type = decl.clone();
+                    }
+                }
+                None => {
+                    return Err(Error::db(format!(
+                        "column '{ident}' ({}) not found in table '{}'; set {} or pass {}",
+                        mapping.setting, self.schema.table, mapping.var, mapping.flag
+                    )));
+                }
+            }
+        }
+        Ok(TokenForm::from_declared(&secret_type))
+    }
+
+    pub fn token_form(&self) -> TokenForm {
+        self.form
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn table_exists(&self, name: &str) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [name],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|o| o.is_some())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The account named `user`; exit 3 when there is none (or several).
+    pub fn account(&self, user: &str) -> Result<Account> {
+        find_account(&self.conn, &self.schema, user).map_err(|e| e.into_error(self))
+    }
+
+    pub fn pending(&self, id: &AccountId) -> Result<Option<Pending>> {
+        if !self.table_exists(PENDING_TABLE)? {
+            return Ok(None);
+        }
+        find_pending(&self.conn, id).map_err(|e| self.err(e))
+    }
+
+    /// Every account (or the one named), with its pending enrollment if any.
+    pub fn status(&self, user: Option<&str>) -> Result<Vec<StatusRow>> {
+        let pending: HashMap<AccountId, i64> = if self.table_exists(PENDING_TABLE)? {
+            let mut stmt = self
+                .conn
+                .prepare(&format!(
+                    "SELECT account_id, expires_at FROM {PENDING_TABLE}"
+                ))
+                .map_err(|e| self.err(e))?;
+            let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+            let mut map = HashMap::new();
+            while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+                let id = AccountId::from_value(r.get_ref(0).map_err(|e| self.err(e))?)?;
+                map.insert(id, r.get(1).map_err(|e| self.err(e))?);
+            }
+            map
+        } else {
+            HashMap::new()
+        };
+        let s = &self.schema;
+        let mut sql = format!(
+            "SELECT {}, {}, {} FROM {}",
+            q(&s.id),
+            q(&s.user),
+            q(&s.enabled),
+            q(&s.table)
+        );
+        if user.is_some() {
+            sql.push_str(&format!(" WHERE {} = ?1", q(&s.user)));
+        }
+        sql.push_str(&format!(" ORDER BY {}", q(&s.id)));
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let mut rows = match user {
+            Some(u) => stmt.query([u]),
+            None => stmt.query([]),
+        }
+        .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let id = AccountId::from_value(r.get_ref(0).map_err(|e| self.err(e))?)?;
+            out.push(StatusRow {
+                pending_expires_at: pending.get(&id).copied(),
+                id,
+                user: text_of(r.get_ref(1).map_err(|e| self.err(e))?),
+                enabled: truthy(r.get_ref(2).map_err(|e| self.err(e))?),
+            });
+        }
+        if let (Some(u), true) = (user, out.is_empty()) {
+            return Err(no_such_user(u));
+        }
+        Ok(out)
+    }
+
+    /// Accounts with anything of 2FA on them: enabled, a stored secret, or pending.
+    pub fn accounts_with_2fa(&self) -> Result<Vec<Account>> {
+        let s = &self.schema;
+        let pending = if self.table_exists(PENDING_TABLE)? {
+            format!(
+                " OR {} IN (SELECT account_id FROM {PENDING_TABLE})",
+                q(&s.id)
+            )
+        } else {
+            String::new()
+        };
+        let sql = format!(
+            "SELECT {id}, {user}, {en}, {sec} FROM {t}
+             WHERE ({en} IS NOT NULL AND {en} != 0) OR {sec} IS NOT NULL{pending}
+             ORDER BY {id}",
+            id = q(&s.id),
+            user = q(&s.user),
+            en = q(&s.enabled),
+            sec = q(&s.secret),
+            t = q(&s.table)
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            out.push(account_from_row(r).map_err(|e| e.into_error(self))?);
+        }
+        Ok(out)
+    }
+
+    /// Audit rows, newest first.
+    pub fn audit_log(
+        &self,
+        user: Option<&str>,
+        since: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<AuditRow>> {
+        if !self.table_exists(AUDIT_TABLE)? {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT at, os_user, action, account_id, username, detail FROM {AUDIT_TABLE}
+                 WHERE (?1 IS NULL OR username = ?1) AND (?2 IS NULL OR at_unix >= ?2)
+                 ORDER BY seq DESC LIMIT ?3"
+            ))
+            .map_err(|e| self.err(e))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut rows = stmt
+            .query(params![user, since, limit])
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let id = r.get_ref(3).map_err(|e| self.err(e))?;
+            out.push(AuditRow {
+                at: r.get(0).map_err(|e| self.err(e))?,
+                os_user: r.get(1).map_err(|e| self.err(e))?,
+                action: r.get(2).map_err(|e| self.err(e))?,
+                account_id: match id {
+                    ValueRef::Null => None,
+                    v => Some(AccountId::from_value(v)?),
+                },
+                user: r.get(4).map_err(|e| self.err(e))?,
+                detail: r.get(5).map_err(|e| self.err(e))?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction: all of it is committed, or none.
+    pub fn write<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        let (path, busy) = (self.path.clone(), self.busy);
+        let err = |e| sql_error(&path, busy, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        tx.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {PENDING_TABLE} (
+                 account_id PRIMARY KEY,
+                 secret_token TEXT NOT NULL,
+                 created_at INTEGER NOT NULL,
+                 expires_at INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS {AUDIT_TABLE} (
+                 seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                 at TEXT NOT NULL,
+                 at_unix INTEGER NOT NULL,
+                 os_user TEXT NOT NULL,
+                 action TEXT NOT NULL,
+                 account_id,
+                 username TEXT,
+                 detail TEXT NOT NULL
+             );"
+        ))
+        .map_err(err)?;
+        let wrapped = Tx {
+            tx,
+            schema: &self.schema,
+            form: self.form,
+            path: &path,
+            busy,
+        };
+        let value = f(&wrapped)?;
+        wrapped.tx.commit().map_err(err)?;
+        Ok(value)
+    }
+}
+
+/// The inside of a write transaction.
+pub struct Tx<'c> {
+    tx: rusqlite::Transaction<'c>,
+    schema: &'c Schema,
+    form: TokenForm,
+    path: &'c Path,
+    busy: Duration,
+}
+
+impl Tx<'_> {
+    fn err(&self, e: rusqlite::Error) -> Error {
+        sql_error(self.path, self.busy, e)
+    }
+
+    pub fn account(&self, user: &str) -> Result<Account> {
+        find_account(&self.tx, self.schema, user).map_err(|e| match e {
+            Lookup::Sql(e) => self.err(e),
+            Lookup::Other(e) => e,
+        })
+    }
+
+    pub fn pending(&self, id: &AccountId) -> Result<Option<Pending>> {
+        find_pending(&self.tx, id).map_err(|e| self.err(e))
+    }
+
+    /// Stores (or replaces) the pending enrollment of an account.
+    pub fn put_pending(
+        &self,
+        id: &AccountId,
+        token: &str,
+        created_at: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        self.tx
+            .prepare_cached(&format!(
+                "INSERT OR REPLACE INTO {PENDING_TABLE} (account_id, secret_token, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4)"
+            ))
+            .and_then(|mut s| s.execute(params![id.to_value(), token, created_at, expires_at]))
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Removes an account's pending enrollment; true if there was one.
+    pub fn delete_pending(&self, id: &AccountId) -> Result<bool> {
+        self.tx
+            .prepare_cached(&format!(
+                "DELETE FROM {PENDING_TABLE} WHERE account_id = ?1"
+            ))
+            .and_then(|mut s| s.execute([id.to_value()]))
+            .map(|n| n > 0)
+            .map_err(|e| self.err(e))
+    }
+
+    /// enabled = 1 and the token written in the column's form; exactly one row.
+    pub fn enable(&self, id: &AccountId, token: &str) -> Result<()> {
+        let s = self.schema;
+        let n = self
+            .tx
+            .prepare_cached(&format!(
+                "UPDATE {} SET {} = 1, {} = ?1 WHERE {} = ?2",
+                q(&s.table),
+                q(&s.enabled),
+                q(&s.secret),
+                q(&s.id)
+            ))
+            .and_then(|mut st| st.execute(params![self.form.value(token), id.to_value()]))
+            .map_err(|e| self.err(e))?;
+        exactly_one(n, id)
+    }
+
+    /// enabled = 0 and the secret NULL, as the app's Disable does; exactly one row.
+    pub fn disable(&self, id: &AccountId) -> Result<()> {
+        let s = self.schema;
+        let n = self
+            .tx
+            .prepare_cached(&format!(
+                "UPDATE {} SET {} = 0, {} = NULL WHERE {} = ?1",
+                q(&s.table),
+                q(&s.enabled),
+                q(&s.secret),
+                q(&s.id)
+            ))
+            .and_then(|mut st| st.execute([id.to_value()]))
+            .map_err(|e| self.err(e))?;
+        exactly_one(n, id)
+    }
+
+    /// Appends to the audit table, inside this transaction.
+    pub fn audit(&self, entry: AuditEntry<'_>) -> Result<()> {
+        let now = crate::clock::now() as i64;
+        let (id, user) = match entry.account {
+            Some(a) => (a.id.to_value(), Some(a.user.as_str())),
+            None => (Value::Null, None),
+        };
+        self.tx
+            .prepare_cached(&format!(
+                "INSERT INTO {AUDIT_TABLE} (at, at_unix, os_user, action, account_id, username, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ))
+            .and_then(|mut s| {
+                s.execute(params![
+                    crate::clock::format_utc(now),
+                    now,
+                    entry.os_user,
+                    entry.action,
+                    id,
+                    user,
+                    entry.detail
+                ])
+            })
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+}
+
+fn exactly_one(n: usize, id: &AccountId) -> Result<()> {
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(Error::state(format!(
+            "account id {id} changed while mex2fa was working on it ({n} rows matched); nothing was written, run the command again"
+        )))
+    }
+}
+
+fn no_such_user(user: &str) -> Error {
+    Error::state(format!(
+        "no account named '{}'; check the spelling (mex2fa status lists accounts)",
+        crate::ui::escape(user)
+    ))
+}
+
+/// A lookup fails either in SQLite or because of what it found.
+enum Lookup {
+    Sql(rusqlite::Error),
+    Other(Error),
+}
+
+impl From<rusqlite::Error> for Lookup {
+    fn from(e: rusqlite::Error) -> Self {
+        Lookup::Sql(e)
+    }
+}
+
+impl Lookup {
+    fn into_error(self, db: &Db) -> Error {
+        match self {
+            Lookup::Sql(e) => db.err(e),
+            Lookup::Other(e) => e,
+        }
+    }
+}
+
+fn account_from_row(r: &rusqlite::Row<'_>) -> Result<Account, Lookup> {
+    Ok(Account {
+        id: AccountId::from_value(r.get_ref(0)?).map_err(Lookup::Other)?,
+        user: text_of(r.get_ref(1)?),
+        enabled: truthy(r.get_ref(2)?),
+        secret: Stored::from_value(r.get_ref(3)?),
+    })
+}
+
+fn find_account(conn: &Connection, s: &Schema, user: &str) -> Result<Account, Lookup> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {}, {}, {}, {} FROM {} WHERE {} = ?1 LIMIT 2",
+        q(&s.id),
+        q(&s.user),
+        q(&s.enabled),
+        q(&s.secret),
+        q(&s.table),
+        q(&s.user)
+    ))?;
+    let mut rows = stmt.query([user])?;
+    let first = match rows.next()? {
+        Some(r) => account_from_row(r)?,
+        None => return Err(Lookup::Other(no_such_user(user))),
+    };
+    if rows.next()?.is_some() {
+        return Err(Lookup::Other(Error::state(format!(
+            "several accounts are named '{}'; mex2fa needs the user column to be unique",
+            crate::ui::escape(user)
+        ))));
+    }
+    Ok(first)
+}
+
+fn find_pending(conn: &Connection, id: &AccountId) -> rusqlite::Result<Option<Pending>> {
+    conn.prepare_cached(&format!(
+        "SELECT secret_token, created_at, expires_at FROM {PENDING_TABLE} WHERE account_id = ?1"
+    ))?
+    .query_row([id.to_value()], |r| {
+        Ok(Pending {
+            token: r.get(0)?,
+            created_at: r.get(1)?,
+            expires_at: r.get(2)?,
+        })
+    })
+    .optional()
+}
+
+fn text_of(v: ValueRef<'_>) -> String {
+    match v {
+        ValueRef::Null => String::new(),
+        ValueRef::Integer(n) => n.to_string(),
+        ValueRef::Real(r) => r.to_string(),
+        ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
+    }
+}
+
+/// The app writes 0/1; NULL (a row from before the 2FA columns) means off.
+fn truthy(v: ValueRef<'_>) -> bool {
+    match v {
+        ValueRef::Null => false,
+        ValueRef::Integer(n) => n != 0,
+        ValueRef::Real(r) => r != 0.0,
+        ValueRef::Text(t) | ValueRef::Blob(t) => {
+            let s = String::from_utf8_lossy(t);
+            !(s.is_empty() || s == "0" || s.eq_ignore_ascii_case("false"))
+        }
+    }
+}
+
+/// Creates a database with the app's reference schema (for `demo` and tests).
+pub fn create_reference(path: &Path, accounts: &[(&str, &str)]) -> Result<()> {
+    let busy = Duration::from_secs(5);
+    let err = |e| sql_error(path, busy, e);
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+    )
+    .map_err(err)?;
+    conn.execute_batch(
+        "CREATE TABLE account (
+             accountid INTEGER PRIMARY KEY AUTOINCREMENT,
+             username TEXT UNIQUE NOT NULL,
+             email TEXT,
+             password TEXT,
+             twofa_enabled INTEGER DEFAULT 0,
+             twofa_secret BLOB
+         );",
+    )
+    .map_err(err)?;
+    for (user, email) in accounts {
+        conn.execute(
+            "INSERT INTO account (username, email, password) VALUES (?1, ?2, 'x')",
+            [user, email],
+        )
+        .map_err(err)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers() {
+        for ok in ["account", "_x", "A1_b"] {
+            assert!(Ident::parse(ok).is_some(), "{ok}");
+        }
+        for bad in ["", "1a", "a b", "a\"", "x; DROP TABLE account", "naïve"] {
+            assert!(Ident::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn token_form_follows_affinity() {
+        assert_eq!(TokenForm::from_declared("TEXT"), TokenForm::Text);
+        assert_eq!(TokenForm::from_declared("varchar(255)"), TokenForm::Text);
+        assert_eq!(TokenForm::from_declared("CLOB"), TokenForm::Text);
+        assert_eq!(TokenForm::from_declared("BLOB"), TokenForm::Blob);
+        assert_eq!(TokenForm::from_declared(""), TokenForm::Blob);
+        assert_eq!(TokenForm::from_declared("INTEXT"), TokenForm::Blob);
+    }
+}

@@ -1,0 +1,44 @@
+//! Files mex2fa creates (keys, QR images, backups): mode 0600, never an
+//! existing file overwritten, synced to disk before we report success.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Creates `path` exclusively with mode 0600; fails if anything is there.
+pub fn create_private(path: &Path) -> Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path).map_err(|e| {
+        let shown = path.display();
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            Error::usage(format!(
+                "{shown} already exists; mex2fa never overwrites a file: choose another path or move it away"
+            ))
+        } else {
+            Error::usage(format!("cannot create {shown}: {e}"))
+        }
+    })
+}
+
+/// Writes all of `bytes` to a file made by [`create_private`] and syncs it.
+pub fn finish(mut file: File, path: &Path, bytes: &[u8]) -> Result<()> {
+    file.write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .map_err(|e| Error::usage(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Both steps at once, for files with nothing to roll back.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let file = create_private(path)?;
+    finish(file, path, bytes).inspect_err(|_| {
+        let _ = std::fs::remove_file(path);
+    })
+}

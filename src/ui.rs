@@ -1,0 +1,127 @@
+//! Terminal plumbing shared by the commands: TTY checks, prompts, confirmations,
+//! tables, and escaping of text that came from the database.
+
+use std::borrow::Cow;
+use std::io::{IsTerminal, Write};
+
+use crate::error::{Error, Result};
+
+pub fn stdin_is_tty() -> bool {
+    std::io::stdin().is_terminal()
+}
+
+pub fn stdout_is_tty() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+pub fn stderr_is_tty() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// Colors are used only on a terminal and never with `NO_COLOR` set (no-color.org).
+pub fn color_allowed(on_tty: bool) -> bool {
+    on_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// User-supplied text (usernames from the database, argv) with control
+/// characters escaped, so an ANSI sequence is shown, never interpreted.
+pub fn escape(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Asks a yes/no question on the terminal. Without a terminal and without
+/// `--yes`, refuses (exit 2) rather than guess.
+pub fn confirm(question: &str, yes: bool) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !stdin_is_tty() || !stderr_is_tty() {
+        return Err(Error::usage(
+            "refusing to change anything without confirmation: no terminal to ask on; pass --yes",
+        ));
+    }
+    let answer = dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact()
+        .map_err(|e| {
+            Error::usage(format!(
+                "no answer to the confirmation ({e}); nothing was changed"
+            ))
+        })?;
+    if answer {
+        Ok(())
+    } else {
+        Err(Error::usage("cancelled; nothing was changed"))
+    }
+}
+
+/// Reads a secret-ish line without echo (for codes and keys) on the terminal.
+pub fn prompt_hidden(prompt: &str) -> Result<zeroize::Zeroizing<String>> {
+    rpassword::prompt_password(prompt)
+        .map(zeroize::Zeroizing::new)
+        .map_err(|e| Error::usage(format!("could not read from the terminal: {e}")))
+}
+
+/// Reads one line from a piped stdin (for `--code` given on stdin by scripts).
+pub fn read_stdin_line() -> Result<Option<zeroize::Zeroizing<String>>> {
+    let mut line = zeroize::Zeroizing::new(String::new());
+    match std::io::stdin().read_line(&mut line) {
+        Ok(0) => Ok(None),
+        Ok(_) => Ok(Some(line)),
+        Err(e) => Err(Error::usage(format!(
+            "could not read the code from stdin: {e}"
+        ))),
+    }
+}
+
+/// Writes to stdout, treating a closed pipe (`| head`) as the reader's choice.
+pub fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    if stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+        .is_err()
+    {
+        std::process::exit(0);
+    }
+}
+
+/// Prints one JSON document on stdout, newline-terminated.
+pub fn json(value: &serde_json::Value) {
+    out(&format!("{value}\n"));
+}
+
+/// A table sized to the terminal (or unconstrained when piped).
+pub fn table(header: &[&str]) -> comfy_table::Table {
+    let mut t = comfy_table::Table::new();
+    t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED);
+    t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    if !stdout_is_tty() {
+        t.load_style(comfy_table::presets::ASCII_MARKDOWN);
+        t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+    }
+    t.set_header(header.iter().copied());
+    t
+}
+
+/// Message for the operator on stderr (unless `--quiet`).
+#[macro_export]
+macro_rules! note {
+    ($cfg:expr, $($arg:tt)*) => {
+        if !$cfg.quiet {
+            eprintln!($($arg)*);
+        }
+    };
+}
