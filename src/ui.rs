@@ -18,9 +18,14 @@ pub fn stderr_is_tty() -> bool {
     std::io::stderr().is_terminal()
 }
 
-/// Colors are used only on a terminal and never with `NO_COLOR` set (no-color.org).
+/// Colors are used only on a terminal and never with `NO_COLOR` set
+/// (no-color.org); `CLICOLOR_FORCE=1` asks for them even when piped.
 pub fn color_allowed(on_tty: bool) -> bool {
-    on_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+    if set("NO_COLOR") {
+        return false;
+    }
+    on_tty || set("CLICOLOR_FORCE")
 }
 
 /// User-supplied text (usernames from the database, argv) with control
