@@ -1,5 +1,6 @@
 //! mex2fa: parse → checked configuration → run → exit code (contract §6).
 
+mod backup;
 mod cli;
 mod clock;
 mod cmd;

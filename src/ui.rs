@@ -51,11 +51,7 @@ pub fn confirm(question: &str, yes: bool) -> Result<()> {
     if yes {
         return Ok(());
     }
-    if !stdin_is_tty() || !stderr_is_tty() {
-        return Err(Error::usage(
-            "refusing to change anything without confirmation: no terminal to ask on; pass --yes",
-        ));
-    }
+    require_confirmable(false)?;
     let answer = dialoguer::Confirm::new()
         .with_prompt(question)
         .default(false)
@@ -70,6 +66,16 @@ pub fn confirm(question: &str, yes: bool) -> Result<()> {
     } else {
         Err(Error::usage("cancelled; nothing was changed"))
     }
+}
+
+/// Refuses early (exit 2) when a confirmation will be needed and cannot be asked.
+pub fn require_confirmable(yes: bool) -> Result<()> {
+    if yes || (stdin_is_tty() && stderr_is_tty()) {
+        return Ok(());
+    }
+    Err(Error::usage(
+        "refusing to change anything without confirmation: no terminal to ask on; pass --yes",
+    ))
 }
 
 /// Reads a secret-ish line without echo (for codes and keys) on the terminal.
