@@ -136,3 +136,12 @@ macro_rules! note {
         }
     };
 }
+
+/// `1 secret`, `2 secrets`.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}

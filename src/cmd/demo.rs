@@ -110,7 +110,7 @@ impl Run for Demo {
         let exe = std::env::current_exe()
             .map_err(|e| Error::usage(format!("cannot find the mex2fa binary: {e}")))?;
         let dir = make_dir()?;
-        let stage = Stage {
+        let mut stage = Stage {
             exe,
             db: dir.join("mexanimator.db"),
             key: dir.join("master.key"),
@@ -128,12 +128,12 @@ impl Run for Demo {
                 ("carol", "carol@example.com"),
             ],
         )?;
-        let result = tour(&stage);
+        let result = tour(&mut stage);
         if self.clean {
             let _ = std::fs::remove_dir_all(&dir);
         } else {
             ui::out(&format!(
-                "\nthe demo's files are in {} (database mexanimator.db, key master.key); remove them with: rm -r {}\n",
+                "\nthe demo's files are in {} (database mexanimator.db, keys master.key and new-master.key); remove them with: rm -r {}\n",
                 dir.display(),
                 dir.display()
             ));
@@ -142,19 +142,10 @@ impl Run for Demo {
     }
 }
 
-fn tour(s: &Stage) -> Result<()> {
+fn tour(s: &mut Stage) -> Result<()> {
     let key = s.key.display().to_string();
-    // keygen needs no key; the file it writes is the demo's master key.
-    ui::out(&format!("\n$ mex2fa keygen --out {key}\n"));
-    let out = Command::new(&s.exe)
-        .args(["keygen", "--out", &key])
-        .current_dir(&s.dir)
-        .stdin(Stdio::null())
-        .status()
-        .map_err(|e| Error::usage(format!("cannot run {}: {e}", s.exe.display())))?;
-    if !out.success() {
-        return Err(Error::usage("the demo's keygen step failed"));
-    }
+    // The key file does not exist yet: keygen never reads the master key.
+    s.run(&["keygen", "--out", &key], 0)?;
     s.run(&["status"], 0)?;
 
     ui::out("\n# alice sets up 2FA: the QR code below is what her phone scans\n");
@@ -186,6 +177,16 @@ fn tour(s: &Stage) -> Result<()> {
     ui::out("\n# bob lost his phone: reset him\n");
     s.run(&["disable", "bob", "--yes"], 0)?;
     s.run(&["status", "--json"], 0)?;
+
+    ui::out("\n# maintenance window: rotate the master key (the app is stopped meanwhile)\n");
+    let new_key = s.dir.join("new-master.key").display().to_string();
+    let backup = s.dir.join("rotation-backup.jsonl").display().to_string();
+    s.run(&["keygen", "--out", &new_key], 0)?;
+    s.run(&["rotate-key", "--new-key-file", &new_key, "--backup", &backup, "--yes"], 0)?;
+    ui::out("\n# from now on the app (and mex2fa) use the new key\n");
+    s.key = PathBuf::from(&new_key);
+    s.run(&["doctor"], 0)?;
+    s.run(&["verify", "alice", "--code", &s.code_for(&alice)], 0)?;
     s.run(&["log"], 0)?;
     Ok(())
 }

@@ -290,8 +290,8 @@ impl Run for RotateKey {
             }
             ui::confirm(
                 &format!(
-                    "Re-encrypt {} secrets under the new key ({} already under it)?",
-                    tally.to_rotate(),
+                    "Re-encrypt {} under the new key ({} already under it)?",
+                    ui::count(tally.to_rotate(), "secret"),
                     tally.already_new
                 ),
                 false,
@@ -408,21 +408,21 @@ fn report(cfg: &Config, t: &Tally, dry_run: bool, started: Instant, backup: Opti
     }
     let mut out = if dry_run {
         format!(
-            "dry run: {} secrets would be re-encrypted ({} accounts, {} pending), {} are already under the new key; every token decrypts ({secs:.2} s)\n",
-            t.to_rotate(),
+            "dry run: {} would be re-encrypted ({} accounts, {} pending), {} already under the new key; every token decrypts ({secs:.2} s)\n",
+            ui::count(t.to_rotate(), "secret"),
             t.accounts,
             t.pending,
             t.already_new
         )
     } else if t.to_rotate() == 0 {
         format!(
-            "nothing to rotate: all {} tokens are already under the new key ({secs:.2} s)\n",
-            t.already_new
+            "nothing to rotate: {} already under the new key ({secs:.2} s)\n",
+            ui::count(t.already_new, "token")
         )
     } else {
         format!(
-            "rotated {} secrets ({} accounts, {} pending) to the new key; {} were already under it ({secs:.2} s)\n",
-            t.to_rotate(),
+            "rotated {} ({} accounts, {} pending) to the new key; {} already under it ({secs:.2} s)\n",
+            ui::count(t.to_rotate(), "secret"),
             t.accounts,
             t.pending,
             t.already_new
@@ -430,8 +430,8 @@ fn report(cfg: &Config, t: &Tally, dry_run: bool, started: Instant, backup: Opti
     };
     if t.empty > 0 {
         out.push_str(&format!(
-            "{} rows hold an empty secret (not a token); see mex2fa doctor\n",
-            t.empty
+            "{} an empty secret (not a token); see mex2fa doctor\n",
+            if t.empty == 1 { "1 row holds".to_string() } else { format!("{} rows hold", t.empty) }
         ));
     }
     if let Some(p) = backup {
