@@ -485,3 +485,43 @@ pub fn decode_png(path: &Path) -> Result<String, String> {
         img.get_pixel(x as u32, y as u32).0[0]
     }))
 }
+
+// ---------------------------------------------------------------------------
+// Codes at a 30-second step boundary (appended): a code computed at the end of
+// a step may reach the binary in the next one. These helpers retry once with
+// the new step's code when that happened, so a test never flakes on the clock.
+
+/// Runs the command `make(code)` builds with the current code of `secret`;
+/// when it exits 1 (not accepted) and the step changed meanwhile, runs it
+/// again with the new code. Returns the last run's output.
+pub fn run_with_code(secret: &str, make: impl Fn(&str) -> Command) -> std::process::Output {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let t0 = now();
+        let out = make(&totp_at(secret, t0)).output().expect("run mex2fa");
+        if out.status.code() == Some(1) && now() / 30 != t0 / 30 && tries < 3 {
+            continue;
+        }
+        return out;
+    }
+}
+
+impl TestEnv {
+    /// `enable`, safe at a step boundary: enrolls and confirms `user`
+    /// through the binary and returns the secret.
+    pub fn enable_any_step(&self, user: &str) -> String {
+        let secret = self.enroll(user);
+        let out = run_with_code(&secret, |code| {
+            let mut c = self.cmd();
+            c.args(["confirm", user, "--code", code]);
+            c
+        });
+        assert!(
+            out.status.success(),
+            "confirm {user:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        secret
+    }
+}
