@@ -634,3 +634,43 @@ fn json_demo_is_one_document() {
         .unwrap();
     one_document(&out, "demo --json");
 }
+
+/// Account ids are data too: with `--id-column` mapped to a text column the
+/// users fill in (here the e-mail address), the id is user-supplied text.
+#[test]
+fn text_account_ids_are_printed_escaped() {
+    let env = TestEnv::new();
+    let hostile = "alice\x1b[2J@example.com";
+    env.conn()
+        .execute(
+            "UPDATE account SET email = ?1 WHERE username = 'alice'",
+            [hostile],
+        )
+        .unwrap();
+    let mapped = |args: &[&str]| -> Output {
+        env.cmd()
+            .args(args)
+            .args(["--id-column", "email"])
+            .output()
+            .unwrap()
+    };
+    let out = mapped(&["enroll", "alice", "--no-qr"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_both_clean(&out, "enroll");
+    for cmd in [&["status"][..], &["status", "alice"], &["log"]] {
+        let out = mapped(cmd);
+        assert!(out.status.success(), "{cmd:?}: {}", text(&out.stderr));
+        assert_both_clean(&out, &format!("{cmd:?}"));
+        assert!(
+            text(&out.stdout).contains(&escaped(hostile)),
+            "{cmd:?}: {}",
+            text(&out.stdout)
+        );
+    }
+    for cmd in [&["status", "--json"][..], &["log", "--json"]] {
+        let out = mapped(cmd);
+        assert_both_clean(&out, &format!("{cmd:?}"));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc[0]["id"], hostile, "{cmd:?}: {doc}");
+    }
+}
