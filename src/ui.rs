@@ -136,6 +136,10 @@ pub fn table(header: &[&str]) -> comfy_table::Table {
     if !stdout_is_tty() {
         t.load_style(comfy_table::presets::ASCII_MARKDOWN);
         t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+    } else if t.width().is_none_or(|w| w == 0) {
+        // A terminal that reports no size (0 columns: a bare pseudo-terminal,
+        // some serial consoles) would squeeze every column to one character.
+        t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
     }
     t.set_header(header.iter().copied());
     t
