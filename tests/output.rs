@@ -674,3 +674,85 @@ fn text_account_ids_are_printed_escaped() {
         assert_eq!(doc[0]["id"], hostile, "{cmd:?}: {doc}");
     }
 }
+
+/// Runs `mex2fa ARGS` (no quoting needed in ARGS) on a pseudo-terminal of
+/// `cols` columns through util-linux `script`; None when `script` is missing.
+fn on_terminal(env: &TestEnv, cols: u16, args: &str) -> Option<String> {
+    let probe = std::process::Command::new("script")
+        .arg("--version")
+        .output();
+    if probe.is_err() {
+        eprintln!("skipping: no `script` command to provide a terminal");
+        return None;
+    }
+    let inner = format!(
+        "stty cols {cols} rows 40; exec '{}' {args} </dev/null",
+        common::bin().display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &inner, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("MEX2FA_DB", &env.db)
+        .env("TWOFA_MASTER_KEY", common::KEY)
+        .env("USER", "tester")
+        .env("TERM", "dumb")
+        .current_dir(env.dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run script");
+    assert!(out.status.success(), "{args}: {out:?}");
+    Some(text(&out.stdout).replace('\r', ""))
+}
+
+#[test]
+fn tables_fit_the_terminal_width() {
+    let env = TestEnv::new();
+    let long = "a-very-long-username-that-a-person-could-register-in-the-app-x";
+    add_user(&env, long);
+    env.enroll(long);
+    for cols in [60u16, 100] {
+        for cmd in ["status", "log"] {
+            let Some(shown) = on_terminal(&env, cols, cmd) else {
+                return;
+            };
+            assert!(
+                shown.contains('│'),
+                "{cmd}: not the terminal style:\n{shown}"
+            );
+            for line in shown.lines() {
+                assert!(
+                    line.chars().count() <= usize::from(cols),
+                    "{cmd} at {cols} columns: a line of {} characters:\n{shown}",
+                    line.chars().count()
+                );
+            }
+        }
+    }
+}
+
+/// A terminal that reports no size (0 columns: a bare pseudo-terminal, some
+/// serial consoles) must not squeeze every column to one character.
+#[test]
+fn a_terminal_without_a_width_gets_a_readable_table() {
+    let env = TestEnv::new();
+    env.enroll("alice");
+    for cmd in ["status", "log"] {
+        let Some(shown) = on_terminal(&env, 0, cmd) else {
+            return;
+        };
+        assert!(
+            shown.contains('│'),
+            "{cmd}: not the terminal style:\n{shown}"
+        );
+        let header = shown.lines().nth(1).unwrap_or_default();
+        assert!(
+            header.contains(" user "),
+            "{cmd}: header squeezed:\n{shown}"
+        );
+        assert!(
+            shown.lines().any(|l| l.contains(" alice ")),
+            "{cmd}: 'alice' broken up:\n{shown}"
+        );
+    }
+}
