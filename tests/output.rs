@@ -61,6 +61,19 @@ fn text(b: &[u8]) -> String {
     String::from_utf8(b.to_vec()).expect("UTF-8 output")
 }
 
+/// A well-formed code that matches no step within a minute of now.
+fn wrong_code(secret: &str) -> String {
+    let t = common::now();
+    let near: Vec<String> = [t - 30, t, t + 30, t + 60]
+        .iter()
+        .map(|&t| common::totp_at(secret, t))
+        .collect();
+    (0..)
+        .map(|n| format!("{:06}", n * 111_111 % 1_000_000))
+        .find(|c| !near.contains(c))
+        .unwrap()
+}
+
 fn add_user(env: &TestEnv, name: &str) {
     env.conn()
         .execute(
@@ -109,11 +122,8 @@ fn usernames_from_the_database_are_printed_escaped() {
     }
 
     // verify: rejected (exit 1), not enabled (exit 3), unknown (exit 3).
-    let wrong = if common::totp_now(&secret) == "000000" {
-        "111111"
-    } else {
-        "000000"
-    };
+    let wrong = wrong_code(&secret);
+    let wrong = wrong.as_str();
     let out = run(&env, &["verify", enabled, "--code", wrong]);
     assert_eq!(out.status.code(), Some(1));
     assert_both_clean(&out, "verify rejected");
@@ -277,11 +287,8 @@ fn results_go_to_stdout_and_messages_to_stderr() {
     assert_eq!(text(&out.stderr), "");
 
     // A rejected code: the verdict is the exit code and a message on stderr.
-    let wrong = if common::totp_now(secret) == "000000" {
-        "111111"
-    } else {
-        "000000"
-    };
+    let wrong = wrong_code(secret);
+    let wrong = wrong.as_str();
     let out = env
         .cmd()
         .args(["verify", "alice", "--code", wrong])
@@ -481,12 +488,11 @@ fn json_prints_exactly_one_document_for_every_command() {
     assert!(doc["otpauth_uri"].as_str().unwrap().contains(&secret));
     assert!(doc["expires_at"].as_str().unwrap().ends_with('Z'));
 
-    let out = json(&["confirm", "alice", "--code", "000000"]);
-    if out.status.code() == Some(1) {
-        let doc = one_document(&out, "confirm rejected");
-        assert_eq!(doc["accepted"], false);
-        assert_eq!(doc["state"], "pending");
-    }
+    let out = json(&["confirm", "alice", "--code", &wrong_code(&secret)]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc = one_document(&out, "confirm rejected");
+    assert_eq!(doc["accepted"], false);
+    assert_eq!(doc["state"], "pending");
     let out = run_with_code(&secret, |code| {
         let mut c = env.cmd();
         c.args(["confirm", "alice", "--json", "--code", code]);
