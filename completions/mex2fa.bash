@@ -28,6 +28,9 @@ _mex2fa() {
             mex2fa,disable)
                 cmd="mex2fa__subcmd__disable"
                 ;;
+            mex2fa,doctor)
+                cmd="mex2fa__subcmd__doctor"
+                ;;
             mex2fa,enroll)
                 cmd="mex2fa__subcmd__enroll"
                 ;;
@@ -39,6 +42,12 @@ _mex2fa() {
                 ;;
             mex2fa,log)
                 cmd="mex2fa__subcmd__log"
+                ;;
+            mex2fa,restore)
+                cmd="mex2fa__subcmd__restore"
+                ;;
+            mex2fa,rotate-key)
+                cmd="mex2fa__subcmd__rotate__subcmd__key"
                 ;;
             mex2fa,status)
                 cmd="mex2fa__subcmd__status"
@@ -58,6 +67,9 @@ _mex2fa() {
             mex2fa__subcmd__help,disable)
                 cmd="mex2fa__subcmd__help__subcmd__disable"
                 ;;
+            mex2fa__subcmd__help,doctor)
+                cmd="mex2fa__subcmd__help__subcmd__doctor"
+                ;;
             mex2fa__subcmd__help,enroll)
                 cmd="mex2fa__subcmd__help__subcmd__enroll"
                 ;;
@@ -69,6 +81,12 @@ _mex2fa() {
                 ;;
             mex2fa__subcmd__help,log)
                 cmd="mex2fa__subcmd__help__subcmd__log"
+                ;;
+            mex2fa__subcmd__help,restore)
+                cmd="mex2fa__subcmd__help__subcmd__restore"
+                ;;
+            mex2fa__subcmd__help,rotate-key)
+                cmd="mex2fa__subcmd__help__subcmd__rotate__subcmd__key"
                 ;;
             mex2fa__subcmd__help,status)
                 cmd="mex2fa__subcmd__help__subcmd__status"
@@ -83,7 +101,7 @@ _mex2fa() {
 
     case "${cmd}" in
         mex2fa)
-            opts="-q -h -V --db --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version enroll confirm verify disable status keygen completions demo log help"
+            opts="-q -h -V --db --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version enroll confirm verify disable rotate-key restore status doctor keygen completions demo log help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -356,6 +374,60 @@ _mex2fa() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mex2fa__subcmd__doctor)
+            opts="-y -q -h -V --fix --yes --db --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --master-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --table)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --id-column)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user-column)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --enabled-column)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --secret-column)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --issuer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --busy-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mex2fa__subcmd__enroll)
             opts="-q -h -V --force --show-secret --no-qr --invert --png --svg --code --ttl --db --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -427,7 +499,7 @@ _mex2fa() {
             return 0
             ;;
         mex2fa__subcmd__help)
-            opts="enroll confirm verify disable status keygen completions demo log help"
+            opts="enroll confirm verify disable rotate-key restore status doctor keygen completions demo log help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -496,6 +568,20 @@ _mex2fa() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mex2fa__subcmd__help__subcmd__doctor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mex2fa__subcmd__help__subcmd__enroll)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -539,6 +625,34 @@ _mex2fa() {
             return 0
             ;;
         mex2fa__subcmd__help__subcmd__log)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mex2fa__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mex2fa__subcmd__help__subcmd__rotate__subcmd__key)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -650,6 +764,130 @@ _mex2fa() {
                     return 0
                     ;;
                 --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --master-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --table)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --id-column)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user-column)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --enabled-column)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --secret-column)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --issuer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --busy-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mex2fa__subcmd__restore)
+            opts="-y -q -h -V --backup --yes --db --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --backup)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --master-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --table)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --id-column)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user-column)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --enabled-column)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --secret-column)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --issuer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --busy-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mex2fa__subcmd__rotate__subcmd__key)
+            opts="-y -q -h -V --new-key-file --old-key-file --dry-run --backup --yes --db --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --new-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --old-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --backup)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -39,7 +39,10 @@ set edit:completion:arg-completer[mex2fa] = {|@words|
             cand confirm 'Turn a pending enrollment into enabled 2FA, given a code from the app'
             cand verify 'Check a code as the app''s login does: exit 0 accepted, 1 not accepted'
             cand disable 'Turn 2FA off for users (the lost-phone reset): enabled = 0, secret removed'
+            cand rotate-key 'Re-encrypt every stored secret under a new master key, all or nothing'
+            cand restore 'Put back the tokens saved by `rotate-key --backup`, in one transaction'
             cand status 'Show who has 2FA enabled or pending'
+            cand doctor 'Check the database, the mapping, the key and every stored token'
             cand keygen 'Generate a new Fernet master key'
             cand completions 'Print a shell completion script'
             cand demo 'Show every command on a throwaway database and key (touches nothing else)'
@@ -136,6 +139,53 @@ set edit:completion:arg-completer[mex2fa] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mex2fa;rotate-key'= {
+            cand --new-key-file 'File holding the new Fernet key (see `mex2fa keygen --out`)'
+            cand --old-key-file 'A further old key to decrypt with (repeatable), e.g. for stragglers'
+            cand --backup 'Save every old token to this file first (created 0600; never overwritten)'
+            cand --db 'The app''s SQLite database file (never created by mex2fa)'
+            cand --master-key-file 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY'
+            cand --env-file 'Load settings from this file instead of ./.env (process environment wins)'
+            cand --table 'Table that holds the accounts'
+            cand --id-column 'Column with the account id'
+            cand --user-column 'Column with the username'
+            cand --enabled-column 'Column with the 2FA enabled flag (INTEGER 0/1)'
+            cand --secret-column 'Column with the Fernet-encrypted secret (BLOB or TEXT)'
+            cand --issuer 'Issuer shown in authenticator apps (the otpauth URI''s issuer)'
+            cand --busy-timeout 'How long to wait for the app''s write lock, in milliseconds'
+            cand --dry-run 'Decrypt and count everything, write nothing'
+            cand -y 'Do not ask for confirmation (required when there is no terminal)'
+            cand --yes 'Do not ask for confirmation (required when there is no terminal)'
+            cand --json 'Print one JSON document on stdout and nothing else there'
+            cand -q 'Print only results and errors, no progress or hints'
+            cand --quiet 'Print only results and errors, no progress or hints'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mex2fa;restore'= {
+            cand --backup 'The backup file written by rotate-key'
+            cand --db 'The app''s SQLite database file (never created by mex2fa)'
+            cand --master-key-file 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY'
+            cand --env-file 'Load settings from this file instead of ./.env (process environment wins)'
+            cand --table 'Table that holds the accounts'
+            cand --id-column 'Column with the account id'
+            cand --user-column 'Column with the username'
+            cand --enabled-column 'Column with the 2FA enabled flag (INTEGER 0/1)'
+            cand --secret-column 'Column with the Fernet-encrypted secret (BLOB or TEXT)'
+            cand --issuer 'Issuer shown in authenticator apps (the otpauth URI''s issuer)'
+            cand --busy-timeout 'How long to wait for the app''s write lock, in milliseconds'
+            cand -y 'Do not ask for confirmation (required when there is no terminal)'
+            cand --yes 'Do not ask for confirmation (required when there is no terminal)'
+            cand --json 'Print one JSON document on stdout and nothing else there'
+            cand -q 'Print only results and errors, no progress or hints'
+            cand --quiet 'Print only results and errors, no progress or hints'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mex2fa;status'= {
             cand --db 'The app''s SQLite database file (never created by mex2fa)'
             cand --master-key-file 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY'
@@ -152,6 +202,28 @@ set edit:completion:arg-completer[mex2fa] = {|@words|
             cand --quiet 'Print only results and errors, no progress or hints'
             cand -h 'Print help'
             cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mex2fa;doctor'= {
+            cand --db 'The app''s SQLite database file (never created by mex2fa)'
+            cand --master-key-file 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY'
+            cand --env-file 'Load settings from this file instead of ./.env (process environment wins)'
+            cand --table 'Table that holds the accounts'
+            cand --id-column 'Column with the account id'
+            cand --user-column 'Column with the username'
+            cand --enabled-column 'Column with the 2FA enabled flag (INTEGER 0/1)'
+            cand --secret-column 'Column with the Fernet-encrypted secret (BLOB or TEXT)'
+            cand --issuer 'Issuer shown in authenticator apps (the otpauth URI''s issuer)'
+            cand --busy-timeout 'How long to wait for the app''s write lock, in milliseconds'
+            cand --fix 'Remove expired pending enrollments (after confirmation)'
+            cand -y 'Do not ask for confirmation with --fix'
+            cand --yes 'Do not ask for confirmation with --fix'
+            cand --json 'Print one JSON document on stdout and nothing else there'
+            cand -q 'Print only results and errors, no progress or hints'
+            cand --quiet 'Print only results and errors, no progress or hints'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -240,7 +312,10 @@ set edit:completion:arg-completer[mex2fa] = {|@words|
             cand confirm 'Turn a pending enrollment into enabled 2FA, given a code from the app'
             cand verify 'Check a code as the app''s login does: exit 0 accepted, 1 not accepted'
             cand disable 'Turn 2FA off for users (the lost-phone reset): enabled = 0, secret removed'
+            cand rotate-key 'Re-encrypt every stored secret under a new master key, all or nothing'
+            cand restore 'Put back the tokens saved by `rotate-key --backup`, in one transaction'
             cand status 'Show who has 2FA enabled or pending'
+            cand doctor 'Check the database, the mapping, the key and every stored token'
             cand keygen 'Generate a new Fernet master key'
             cand completions 'Print a shell completion script'
             cand demo 'Show every command on a throwaway database and key (touches nothing else)'
@@ -255,7 +330,13 @@ set edit:completion:arg-completer[mex2fa] = {|@words|
         }
         &'mex2fa;help;disable'= {
         }
+        &'mex2fa;help;rotate-key'= {
+        }
+        &'mex2fa;help;restore'= {
+        }
         &'mex2fa;help;status'= {
+        }
+        &'mex2fa;help;doctor'= {
         }
         &'mex2fa;help;keygen'= {
         }

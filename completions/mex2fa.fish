@@ -42,7 +42,10 @@ complete -c mex2fa -n "__fish_mex2fa_needs_command" -f -a "enroll" -d 'Start 2FA
 complete -c mex2fa -n "__fish_mex2fa_needs_command" -f -a "confirm" -d 'Turn a pending enrollment into enabled 2FA, given a code from the app'
 complete -c mex2fa -n "__fish_mex2fa_needs_command" -f -a "verify" -d 'Check a code as the app\'s login does: exit 0 accepted, 1 not accepted'
 complete -c mex2fa -n "__fish_mex2fa_needs_command" -f -a "disable" -d 'Turn 2FA off for users (the lost-phone reset): enabled = 0, secret removed'
+complete -c mex2fa -n "__fish_mex2fa_needs_command" -f -a "rotate-key" -d 'Re-encrypt every stored secret under a new master key, all or nothing'
+complete -c mex2fa -n "__fish_mex2fa_needs_command" -f -a "restore" -d 'Put back the tokens saved by `rotate-key --backup`, in one transaction'
 complete -c mex2fa -n "__fish_mex2fa_needs_command" -f -a "status" -d 'Show who has 2FA enabled or pending'
+complete -c mex2fa -n "__fish_mex2fa_needs_command" -f -a "doctor" -d 'Check the database, the mapping, the key and every stored token'
 complete -c mex2fa -n "__fish_mex2fa_needs_command" -f -a "keygen" -d 'Generate a new Fernet master key'
 complete -c mex2fa -n "__fish_mex2fa_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c mex2fa -n "__fish_mex2fa_needs_command" -f -a "demo" -d 'Show every command on a throwaway database and key (touches nothing else)'
@@ -117,6 +120,41 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand disable" -l json -d 'Print
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand disable" -s q -l quiet -d 'Print only results and errors, no progress or hints'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand disable" -s h -l help -d 'Print help'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand disable" -s V -l version -d 'Print version'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l new-key-file -d 'File holding the new Fernet key (see `mex2fa keygen --out`)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l old-key-file -d 'A further old key to decrypt with (repeatable), e.g. for stragglers' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l backup -d 'Save every old token to this file first (created 0600; never overwritten)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l db -d 'The app\'s SQLite database file (never created by mex2fa)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l table -d 'Table that holds the accounts' -r
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l id-column -d 'Column with the account id' -r
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l user-column -d 'Column with the username' -r
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l enabled-column -d 'Column with the 2FA enabled flag (INTEGER 0/1)' -r
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l secret-column -d 'Column with the Fernet-encrypted secret (BLOB or TEXT)' -r
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l issuer -d 'Issuer shown in authenticator apps (the otpauth URI\'s issuer)' -r
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l busy-timeout -d 'How long to wait for the app\'s write lock, in milliseconds' -r
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l dry-run -d 'Decrypt and count everything, write nothing'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -s y -l yes -d 'Do not ask for confirmation (required when there is no terminal)'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l json -d 'Print one JSON document on stdout and nothing else there'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -s q -l quiet -d 'Print only results and errors, no progress or hints'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -s V -l version -d 'Print version'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l backup -d 'The backup file written by rotate-key' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l db -d 'The app\'s SQLite database file (never created by mex2fa)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l table -d 'Table that holds the accounts' -r
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l id-column -d 'Column with the account id' -r
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l user-column -d 'Column with the username' -r
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l enabled-column -d 'Column with the 2FA enabled flag (INTEGER 0/1)' -r
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l secret-column -d 'Column with the Fernet-encrypted secret (BLOB or TEXT)' -r
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l issuer -d 'Issuer shown in authenticator apps (the otpauth URI\'s issuer)' -r
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l busy-timeout -d 'How long to wait for the app\'s write lock, in milliseconds' -r
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -s y -l yes -d 'Do not ask for confirmation (required when there is no terminal)'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l json -d 'Print one JSON document on stdout and nothing else there'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -s q -l quiet -d 'Print only results and errors, no progress or hints'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -s V -l version -d 'Print version'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -l db -d 'The app\'s SQLite database file (never created by mex2fa)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
@@ -131,6 +169,22 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -l json -d 'Print 
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -s q -l quiet -d 'Print only results and errors, no progress or hints'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -s h -l help -d 'Print help'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -s V -l version -d 'Print version'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l db -d 'The app\'s SQLite database file (never created by mex2fa)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l table -d 'Table that holds the accounts' -r
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l id-column -d 'Column with the account id' -r
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l user-column -d 'Column with the username' -r
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l enabled-column -d 'Column with the 2FA enabled flag (INTEGER 0/1)' -r
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l secret-column -d 'Column with the Fernet-encrypted secret (BLOB or TEXT)' -r
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l issuer -d 'Issuer shown in authenticator apps (the otpauth URI\'s issuer)' -r
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l busy-timeout -d 'How long to wait for the app\'s write lock, in milliseconds' -r
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l fix -d 'Remove expired pending enrollments (after confirmation)'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -s y -l yes -d 'Do not ask for confirmation with --fix'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l json -d 'Print one JSON document on stdout and nothing else there'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -s q -l quiet -d 'Print only results and errors, no progress or hints'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -l out -d 'Write the key to this file (created 0600; never overwritten) instead of stdout' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -l db -d 'The app\'s SQLite database file (never created by mex2fa)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
@@ -191,13 +245,17 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand log" -l json -d 'Print one
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand log" -s q -l quiet -d 'Print only results and errors, no progress or hints'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand log" -s h -l help -d 'Print help'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand log" -s V -l version -d 'Print version'
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable status keygen completions demo log help" -f -a "enroll" -d 'Start 2FA for a user: a new pending secret and its QR code'
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable status keygen completions demo log help" -f -a "confirm" -d 'Turn a pending enrollment into enabled 2FA, given a code from the app'
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable status keygen completions demo log help" -f -a "verify" -d 'Check a code as the app\'s login does: exit 0 accepted, 1 not accepted'
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable status keygen completions demo log help" -f -a "disable" -d 'Turn 2FA off for users (the lost-phone reset): enabled = 0, secret removed'
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable status keygen completions demo log help" -f -a "status" -d 'Show who has 2FA enabled or pending'
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable status keygen completions demo log help" -f -a "keygen" -d 'Generate a new Fernet master key'
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable status keygen completions demo log help" -f -a "completions" -d 'Print a shell completion script'
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable status keygen completions demo log help" -f -a "demo" -d 'Show every command on a throwaway database and key (touches nothing else)'
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable status keygen completions demo log help" -f -a "log" -d 'Show the audit log of state changes made by mex2fa'
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable status keygen completions demo log help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable rotate-key restore status doctor keygen completions demo log help" -f -a "enroll" -d 'Start 2FA for a user: a new pending secret and its QR code'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable rotate-key restore status doctor keygen completions demo log help" -f -a "confirm" -d 'Turn a pending enrollment into enabled 2FA, given a code from the app'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable rotate-key restore status doctor keygen completions demo log help" -f -a "verify" -d 'Check a code as the app\'s login does: exit 0 accepted, 1 not accepted'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable rotate-key restore status doctor keygen completions demo log help" -f -a "disable" -d 'Turn 2FA off for users (the lost-phone reset): enabled = 0, secret removed'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable rotate-key restore status doctor keygen completions demo log help" -f -a "rotate-key" -d 'Re-encrypt every stored secret under a new master key, all or nothing'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable rotate-key restore status doctor keygen completions demo log help" -f -a "restore" -d 'Put back the tokens saved by `rotate-key --backup`, in one transaction'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable rotate-key restore status doctor keygen completions demo log help" -f -a "status" -d 'Show who has 2FA enabled or pending'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable rotate-key restore status doctor keygen completions demo log help" -f -a "doctor" -d 'Check the database, the mapping, the key and every stored token'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable rotate-key restore status doctor keygen completions demo log help" -f -a "keygen" -d 'Generate a new Fernet master key'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable rotate-key restore status doctor keygen completions demo log help" -f -a "completions" -d 'Print a shell completion script'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable rotate-key restore status doctor keygen completions demo log help" -f -a "demo" -d 'Show every command on a throwaway database and key (touches nothing else)'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable rotate-key restore status doctor keygen completions demo log help" -f -a "log" -d 'Show the audit log of state changes made by mex2fa'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand help; and not __fish_seen_subcommand_from enroll confirm verify disable rotate-key restore status doctor keygen completions demo log help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand completions" -f -a "bash elvish fish powershell zsh"

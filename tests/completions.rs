@@ -304,7 +304,6 @@ fn fish_completes_subcommands_and_flags_when_installed() {
 }
 
 #[test]
-#[ignore = "bug: the fish script offers files, not the shell names, for `mex2fa completions <TAB>` (clap_complete's fish generator skips positionals; bash and zsh offer them)"]
 fn fish_completes_shell_names_when_installed() {
     let Some(env) = fish_env() else { return };
     check_shell_names("fish", |line| fish_complete(&env, line));

@@ -617,7 +617,6 @@ fn json_prints_exactly_one_document_for_every_command() {
 }
 
 #[test]
-#[ignore = "bug: `completions SHELL --json` prints the completion script, not a JSON document (src/cmd/completions.rs)"]
 fn json_completions_is_one_document() {
     let env = TestEnv::new();
     let out = env
@@ -630,7 +629,6 @@ fn json_completions_is_one_document() {
 }
 
 #[test]
-#[ignore = "bug: `demo --json` prints the demo's text transcript, not a JSON document (src/cmd/demo.rs)"]
 fn json_demo_is_one_document() {
     let env = TestEnv::new();
     let out = env

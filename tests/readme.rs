@@ -54,7 +54,6 @@ const SITE_DB: &str = "/srv/mexanimator/instance/mexanimator.db";
 const SITE_ETC: &str = "/etc/mexanimator/";
 const MARKER: &str = "<!-- readme-test: ";
 /// Commands being implemented on main while this test was written.
-const NEW_COMMANDS: [&str; 3] = ["rotate-key", "restore", "doctor"];
 
 /// One thing the tour does, in README order.
 #[derive(Debug)]
@@ -148,8 +147,6 @@ struct Tour {
     app_key: String,
     /// Every user whose current secret the test knows.
     secrets: BTreeMap<String, String>,
-    /// rotate-key, restore and doctor exist in this binary.
-    new_commands: bool,
     /// mex2fa commands run, by subcommand.
     ran: Vec<String>,
 }
@@ -160,20 +157,12 @@ impl Tour {
         let etc = env.path("etc/mexanimator");
         std::fs::create_dir_all(&etc).unwrap();
         common::write_mode(&etc.join("twofa.key"), &format!("{}\n", common::KEY), 0o600);
-        let new_commands = env
-            .bare()
-            .args(["rotate-key", "--help"])
-            .output()
-            .unwrap()
-            .status
-            .success();
         Tour {
             env,
             etc,
             vars: BTreeMap::new(),
             app_key: common::KEY.to_string(),
             secrets: BTreeMap::new(),
-            new_commands,
             ran: Vec::new(),
         }
     }
@@ -283,13 +272,6 @@ impl Tour {
             .unwrap_or_default();
         let user = positional.get(1).map(|s| s.to_string());
         self.ran.push(sub.clone());
-        // TEMPORARY-SKIP: rotate-key, restore and doctor are being implemented
-        // on main; until this binary has them, their lines (and the `echo $?`
-        // after them) are skipped. Remove this skip on merge.
-        if !self.new_commands && NEW_COMMANDS.contains(&sub.as_str()) {
-            eprintln!("README.md:{at}: skipped until `mex2fa {sub}` exists (TEMPORARY-SKIP)");
-            return None;
-        }
         if shown.iter().any(|l| l.trim_end().ends_with("? yes")) {
             args.push("--yes".into());
         }
@@ -428,11 +410,6 @@ fn the_five_minute_tour_runs_as_written() {
         t.vars.contains_key("MEX2FA_DB") && t.vars.contains_key("TWOFA_MASTER_KEY"),
         "the tour sets neither the database nor the key"
     );
-    // TEMPORARY-SKIP: without rotate-key the database was never rotated, so
-    // the end state below cannot hold. Remove this skip on merge.
-    if !t.new_commands {
-        return;
-    }
     // Everyone the tour enabled (the straggler included) signs in with the
     // key the tour ends with, and that is the new key.
     assert_eq!(t.vars["TWOFA_MASTER_KEY"], t.read("new.key"));

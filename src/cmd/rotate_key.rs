@@ -431,7 +431,11 @@ fn report(cfg: &Config, t: &Tally, dry_run: bool, started: Instant, backup: Opti
     if t.empty > 0 {
         out.push_str(&format!(
             "{} an empty secret (not a token); see mex2fa doctor\n",
-            if t.empty == 1 { "1 row holds".to_string() } else { format!("{} rows hold", t.empty) }
+            if t.empty == 1 {
+                "1 row holds".to_string()
+            } else {
+                format!("{} rows hold", t.empty)
+            }
         ));
     }
     if let Some(p) = backup {
