@@ -53,7 +53,6 @@ const TOUR_HEADING: &str = "## Five-minute tour";
 const SITE_DB: &str = "/srv/mexanimator/instance/mexanimator.db";
 const SITE_ETC: &str = "/etc/mexanimator/";
 const MARKER: &str = "<!-- readme-test: ";
-/// Commands being implemented on main while this test was written.
 
 /// One thing the tour does, in README order.
 #[derive(Debug)]
