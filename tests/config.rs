@@ -588,3 +588,65 @@ fn the_key_file_wins_over_the_environment() {
     assert!(line.contains("gone.key"), "{line}");
     assert!(!Path::new(&env.path("gone.key")).exists());
 }
+
+#[test]
+fn a_wal_mode_database_works_while_the_app_has_it_open() {
+    let env = TestEnv::new();
+    let app = env.conn();
+    let mode: String = app
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    // The app keeps its connection, reading between our commands.
+    let secret = env.enable_steady("alice");
+    let (on, kind): (i64, String) = app
+        .query_row(
+            "SELECT twofa_enabled, typeof(twofa_secret) FROM account WHERE username = 'alice'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((on, kind.as_str()), (1, "blob"));
+    let out = verify_with(&env, &secret, |c| {
+        c.env("MEX2FA_DB", &env.db).env("TWOFA_MASTER_KEY", KEY);
+    });
+    assert_ok(&out);
+    env.cmd()
+        .args(["disable", "alice", "--yes"])
+        .assert()
+        .success();
+    let on: i64 = app
+        .query_row(
+            "SELECT twofa_enabled FROM account WHERE username = 'alice'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(on, 0);
+}
+
+#[test]
+fn with_json_a_failure_is_also_one_document_on_stdout() {
+    let env = TestEnv::new();
+    for (args, code, kind) in [
+        (&["verify", "mallory", "--code", "123456"][..], 3, "state"),
+        (&["verify", "alice", "--code", "12345"][..], 2, "usage"),
+        (&["--table", "nope", "status"][..], 5, "database"),
+    ] {
+        let before = env.snapshot();
+        let out = env.cmd().arg("--json").args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(text.matches('\n').count(), 1, "{text:?}");
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(doc["error"], kind, "{doc}");
+        assert_eq!(doc["exit"], code, "{doc}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.matches('\n').count(), 1, "{stderr:?}");
+        assert_eq!(
+            doc["message"].as_str().unwrap(),
+            stderr.trim_end().trim_start_matches("mex2fa: ")
+        );
+        assert!(env.snapshot() == before);
+    }
+}
