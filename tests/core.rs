@@ -360,7 +360,6 @@ fn enroll_with_a_code_tries_to_confirm_in_the_same_call() {
 }
 
 #[test]
-#[ignore = "bug: enroll --json --show-secret --code WRONG leaves a pending enrollment whose secret is never shown"]
 fn enroll_json_with_a_rejected_code_still_shows_the_pending_secret() {
     let env = TestEnv::new();
     let out = env
