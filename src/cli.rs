@@ -128,7 +128,10 @@ pub enum Command {
     Confirm(Confirm),
     Verify(Verify),
     Disable(Disable),
+    RotateKey(RotateKey),
+    Restore(Restore),
     Status(Status),
+    Doctor(Doctor),
     Keygen(Keygen),
     Completions(Completions),
     Demo(Demo),
@@ -221,6 +224,66 @@ pub struct Disable {
     pub all: bool,
 
     /// Do not ask for confirmation (required when there is no terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+/// Re-encrypt every stored secret under a new master key, all or nothing
+///
+/// Old keys are the current master key plus each --old-key-file: a token
+/// decrypts with whichever works (MultiFernet); tokens already under the new key
+/// are left alone. Every token is decrypted before anything is written; one
+/// undecryptable token stops the rotation with nothing changed. Afterwards, set
+/// the app's TWOFA_MASTER_KEY to the new key and restart it.
+#[derive(Debug, Args)]
+pub struct RotateKey {
+    /// File holding the new Fernet key (see `mex2fa keygen --out`)
+    #[arg(long, value_name = "PATH")]
+    pub new_key_file: PathBuf,
+
+    /// A further old key to decrypt with (repeatable), e.g. for stragglers
+    #[arg(long, value_name = "PATH")]
+    pub old_key_file: Vec<PathBuf>,
+
+    /// Decrypt and count everything, write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Save every old token to this file first (created 0600; never overwritten)
+    #[arg(long, value_name = "PATH")]
+    pub backup: Option<PathBuf>,
+
+    /// Do not ask for confirmation (required when there is no terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+/// Put back the tokens saved by `rotate-key --backup`, in one transaction
+///
+/// The master key given (TWOFA_MASTER_KEY or --master-key-file) must be the key
+/// the backup's tokens were encrypted with; every token is checked first.
+#[derive(Debug, Args)]
+pub struct Restore {
+    /// The backup file written by rotate-key
+    #[arg(long, value_name = "PATH")]
+    pub backup: PathBuf,
+
+    /// Do not ask for confirmation (required when there is no terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+/// Check the database, the mapping, the key and every stored token
+///
+/// Exit 0 healthy, 3 state inconsistencies only, 4 a token that does not
+/// decrypt (or no usable key), 5 a schema or database problem.
+#[derive(Debug, Args)]
+pub struct Doctor {
+    /// Remove expired pending enrollments (after confirmation)
+    #[arg(long)]
+    pub fix: bool,
+
+    /// Do not ask for confirmation with --fix
     #[arg(short, long)]
     pub yes: bool,
 }

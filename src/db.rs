@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 
 const PENDING_TABLE: &str = "mex2fa_pending";
 const AUDIT_TABLE: &str = "mex2fa_audit";
+const SET_PENDING_SQL: &str = "UPDATE mex2fa_pending SET secret_token = ?1 WHERE account_id = ?2";
 
 /// A validated SQL identifier (`[A-Za-z_][A-Za-z0-9_]*`): it cannot be bound
 /// as a parameter, so only such names are ever put into SQL text.
@@ -171,17 +172,22 @@ impl Stored {
         }
     }
 
-    pub fn is_null(&self) -> bool {
-        matches!(self, Stored::Null)
+    /// An empty (or all-blank) string or blob: a value, but not a token.
+    pub fn is_blank(&self) -> bool {
+        match self {
+            Stored::Text(s) => s.trim().is_empty(),
+            Stored::Blob(b) => b.iter().all(u8::is_ascii_whitespace),
+            Stored::Null | Stored::Number(_) => false,
+        }
     }
 
-    /// True for NULL only; an empty string is a (broken) value, not absence.
+    /// How the value reads in a message.
     pub fn describe(&self) -> &'static str {
         match self {
             Stored::Null => "NULL",
-            Stored::Text(s) if s.is_empty() => "an empty string",
+            Stored::Text(s) if s.trim().is_empty() => "an empty string",
             Stored::Text(_) => "text",
-            Stored::Blob(b) if b.is_empty() => "an empty blob",
+            Stored::Blob(b) if b.iter().all(u8::is_ascii_whitespace) => "an empty blob",
             Stored::Blob(_) => "a blob",
             Stored::Number(_) => "a number",
         }
@@ -227,8 +233,125 @@ pub struct Account {
 #[derive(Debug, Clone)]
 pub struct Pending {
     pub token: String,
-    pub created_at: i64,
     pub expires_at: i64,
+}
+
+/// Where a stored token lives: the app's secret column, or mex2fa's pending table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Account,
+    Pending,
+}
+
+impl Place {
+    pub fn name(self) -> &'static str {
+        match self {
+            Place::Account => "account",
+            Place::Pending => "pending",
+        }
+    }
+}
+
+/// A row that holds (or should hold) a token, for rotation, restore and doctor.
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    pub place: Place,
+    pub id: AccountId,
+    /// The username; empty for a pending row whose account is gone.
+    pub user: String,
+    /// Account rows: the enabled flag. Pending rows: whether the account exists.
+    pub enabled: bool,
+    pub value: Stored,
+    /// Pending rows only: when the enrollment expires.
+    pub expires_at: Option<i64>,
+}
+
+/// Reads token rows page by page in id order (keyset pagination), so a
+/// million accounts stream in constant memory and no cursor stays open while
+/// the same connection writes.
+pub struct Pages<'c> {
+    conn: &'c Connection,
+    schema: &'c Schema,
+    place: Place,
+    only_tokens: bool,
+    size: usize,
+    after: Option<AccountId>,
+    done: bool,
+    path: &'c Path,
+    busy: Duration,
+}
+
+impl Pages<'_> {
+    fn sql(&self) -> String {
+        let s = self.schema;
+        let cursor = |col: &str| {
+            if self.after.is_some() {
+                format!("{col} > ?2")
+            } else {
+                "?2 IS NULL".to_string()
+            }
+        };
+        match self.place {
+            Place::Account => format!(
+                "SELECT {id}, {user}, {en}, {sec}, NULL FROM {t}
+                 WHERE {cur}{tok} ORDER BY {id} LIMIT ?1",
+                id = q(&s.id),
+                user = q(&s.user),
+                en = q(&s.enabled),
+                sec = q(&s.secret),
+                t = q(&s.table),
+                cur = cursor(&q(&s.id)),
+                tok = if self.only_tokens {
+                    format!(" AND {} IS NOT NULL", q(&s.secret))
+                } else {
+                    String::new()
+                }
+            ),
+            Place::Pending => format!(
+                "SELECT p.account_id, a.{user}, a.{id} IS NOT NULL, p.secret_token, p.expires_at
+                 FROM {PENDING_TABLE} p LEFT JOIN {t} a ON a.{id} = p.account_id
+                 WHERE {cur} ORDER BY p.account_id LIMIT ?1",
+                id = q(&s.id),
+                user = q(&s.user),
+                t = q(&s.table),
+                cur = cursor("p.account_id")
+            ),
+        }
+    }
+
+    /// The next page, or `None` at the end.
+    pub fn next_page(&mut self) -> Result<Option<Vec<TokenRow>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let err = |e| sql_error(self.path, self.busy, e);
+        let sql = self.sql();
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(err)?;
+        let limit = i64::try_from(self.size).unwrap_or(i64::MAX);
+        let after = self.after.as_ref().map_or(Value::Null, AccountId::to_value);
+        let mut rows = stmt.query(params![limit, after]).map_err(err)?;
+        let mut page = Vec::with_capacity(self.size);
+        while let Some(r) = rows.next().map_err(err)? {
+            page.push(TokenRow {
+                place: self.place,
+                id: AccountId::from_value(r.get_ref(0).map_err(err)?)?,
+                user: text_of(r.get_ref(1).map_err(err)?),
+                enabled: truthy(r.get_ref(2).map_err(err)?),
+                value: Stored::from_value(r.get_ref(3).map_err(err)?),
+                expires_at: r.get(4).map_err(err)?,
+            });
+        }
+        if page.len() < self.size {
+            self.done = true;
+        }
+        match page.last() {
+            Some(last) => {
+                self.after = Some(last.id.clone());
+                Ok(Some(page))
+            }
+            None => Ok(None),
+        }
+    }
 }
 
 /// One line of `status`.
@@ -514,6 +637,22 @@ impl Db {
         Ok(out)
     }
 
+    /// Token rows of `place` in pages of `size`; `only_tokens` skips NULL secrets.
+    pub fn pages(&self, place: Place, only_tokens: bool, size: usize) -> Result<Pages<'_>> {
+        let absent = place == Place::Pending && !self.table_exists(PENDING_TABLE)?;
+        Ok(Pages {
+            conn: &self.conn,
+            schema: &self.schema,
+            place,
+            only_tokens,
+            size,
+            after: None,
+            done: absent,
+            path: &self.path,
+            busy: self.busy,
+        })
+    }
+
     /// Audit rows, newest first.
     pub fn audit_log(
         &self,
@@ -581,8 +720,15 @@ impl Db {
              );"
         ))
         .map_err(err)?;
+        let s = &self.schema;
         let wrapped = Tx {
             tx,
+            set_secret_sql: format!(
+                "UPDATE {t} SET {sec} = ?1 WHERE {id} = ?2 AND {sec} IS NOT NULL",
+                t = q(&s.table),
+                sec = q(&s.secret),
+                id = q(&s.id)
+            ),
             schema: &self.schema,
             form: self.form,
             path: &path,
@@ -594,9 +740,38 @@ impl Db {
     }
 }
 
+/// Replaces stored tokens, in the column's form, touching nothing else of
+/// the row. Only a row that holds a token is changed.
+pub struct TokenWriter<'t> {
+    stmt: rusqlite::CachedStatement<'t>,
+    form: TokenForm,
+    path: &'t Path,
+    busy: Duration,
+}
+
+impl TokenWriter<'_> {
+    /// Writes `token` for `id`; false if no row with a token matched.
+    pub fn set(&mut self, id: &AccountId, token: &str) -> Result<bool> {
+        let bound = match self.form {
+            TokenForm::Text => self.stmt.raw_bind_parameter(1, token),
+            TokenForm::Blob => self.stmt.raw_bind_parameter(1, token.as_bytes()),
+        }
+        .and_then(|()| match id {
+            AccountId::Int(n) => self.stmt.raw_bind_parameter(2, n),
+            AccountId::Text(t) => self.stmt.raw_bind_parameter(2, t.as_str()),
+        });
+        let n = bound
+            .and_then(|()| self.stmt.raw_execute())
+            .map_err(|e| sql_error(self.path, self.busy, e))?;
+        Ok(n == 1)
+    }
+}
+
 /// The inside of a write transaction.
 pub struct Tx<'c> {
     tx: rusqlite::Transaction<'c>,
+    /// Built once: `set_token` runs for every row of a rotation.
+    set_secret_sql: String,
     schema: &'c Schema,
     form: TokenForm,
     path: &'c Path,
@@ -680,6 +855,80 @@ impl Tx<'_> {
             .and_then(|mut st| st.execute([id.to_value()]))
             .map_err(|e| self.err(e))?;
         exactly_one(n, id)
+    }
+
+    /// Token rows of `place`, read inside this transaction (see [`Db::pages`]).
+    pub fn pages(&self, place: Place, only_tokens: bool, size: usize) -> Pages<'_> {
+        Pages {
+            conn: &self.tx,
+            schema: self.schema,
+            place,
+            only_tokens,
+            size,
+            after: None,
+            done: false,
+            path: self.path,
+            busy: self.busy,
+        }
+    }
+
+    /// How many stored tokens there are: (account secrets, pending rows).
+    pub fn count_tokens(&self) -> Result<(u64, u64)> {
+        let s = self.schema;
+        let accounts: i64 = self
+            .tx
+            .query_row(
+                &format!(
+                    "SELECT count(*) FROM {} WHERE {} IS NOT NULL",
+                    q(&s.table),
+                    q(&s.secret)
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        let pending: i64 = self
+            .tx
+            .query_row(&format!("SELECT count(*) FROM {PENDING_TABLE}"), [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err(e))?;
+        Ok((accounts as u64, pending as u64))
+    }
+
+    /// A writer of tokens into `place`, its statement prepared once for a
+    /// whole page: `set_token` runs for every row of a rotation.
+    pub fn token_writer(&self, place: Place) -> Result<TokenWriter<'_>> {
+        let sql = match place {
+            Place::Account => self.set_secret_sql.as_str(),
+            Place::Pending => SET_PENDING_SQL,
+        };
+        let stmt = self.tx.prepare_cached(sql).map_err(|e| self.err(e))?;
+        Ok(TokenWriter {
+            stmt,
+            form: if place == Place::Account {
+                self.form
+            } else {
+                TokenForm::Text
+            },
+            path: self.path,
+            busy: self.busy,
+        })
+    }
+
+    /// Replaces one stored token (see [`TokenWriter::set`]).
+    pub fn set_token(&self, place: Place, id: &AccountId, token: &str) -> Result<bool> {
+        self.token_writer(place)?.set(id, token)
+    }
+
+    /// Removes pending enrollments that expired at or before `now`; how many.
+    pub fn delete_expired_pending(&self, now: i64) -> Result<usize> {
+        self.tx
+            .execute(
+                &format!("DELETE FROM {PENDING_TABLE} WHERE expires_at <= ?1"),
+                [now],
+            )
+            .map_err(|e| self.err(e))
     }
 
     /// Appends to the audit table, inside this transaction.
@@ -783,13 +1032,12 @@ fn find_account(conn: &Connection, s: &Schema, user: &str) -> Result<Account, Lo
 
 fn find_pending(conn: &Connection, id: &AccountId) -> rusqlite::Result<Option<Pending>> {
     conn.prepare_cached(&format!(
-        "SELECT secret_token, created_at, expires_at FROM {PENDING_TABLE} WHERE account_id = ?1"
+        "SELECT secret_token, expires_at FROM {PENDING_TABLE} WHERE account_id = ?1"
     ))?
     .query_row([id.to_value()], |r| {
         Ok(Pending {
             token: r.get(0)?,
-            created_at: r.get(1)?,
-            expires_at: r.get(2)?,
+            expires_at: r.get(1)?,
         })
     })
     .optional()

@@ -9,8 +9,17 @@ use crate::error::{Error, Result};
 
 /// Creates `path` exclusively with mode 0600; fails if anything is there.
 pub fn create_private(path: &Path) -> Result<File> {
+    open_private(path, false)
+}
+
+/// As [`create_private`], also readable through the handle (scratch files).
+pub fn create_private_rw(path: &Path) -> Result<File> {
+    open_private(path, true)
+}
+
+fn open_private(path: &Path, read: bool) -> Result<File> {
     let mut opts = OpenOptions::new();
-    opts.write(true).create_new(true);
+    opts.read(read).write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;

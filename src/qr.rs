@@ -45,10 +45,6 @@ impl Matrix {
         Ok(Matrix { width, dark })
     }
 
-    pub fn width(&self) -> usize {
-        self.width
-    }
-
     pub fn is_dark(&self, x: usize, y: usize) -> bool {
         y < self.width && self.dark[y * self.width + x]
     }

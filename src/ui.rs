@@ -51,11 +51,7 @@ pub fn confirm(question: &str, yes: bool) -> Result<()> {
     if yes {
         return Ok(());
     }
-    if !stdin_is_tty() || !stderr_is_tty() {
-        return Err(Error::usage(
-            "refusing to change anything without confirmation: no terminal to ask on; pass --yes",
-        ));
-    }
+    require_confirmable(false)?;
     let answer = dialoguer::Confirm::new()
         .with_prompt(question)
         .default(false)
@@ -70,6 +66,16 @@ pub fn confirm(question: &str, yes: bool) -> Result<()> {
     } else {
         Err(Error::usage("cancelled; nothing was changed"))
     }
+}
+
+/// Refuses early (exit 2) when a confirmation will be needed and cannot be asked.
+pub fn require_confirmable(yes: bool) -> Result<()> {
+    if yes || (stdin_is_tty() && stderr_is_tty()) {
+        return Ok(());
+    }
+    Err(Error::usage(
+        "refusing to change anything without confirmation: no terminal to ask on; pass --yes",
+    ))
 }
 
 /// Reads a secret-ish line without echo (for codes and keys) on the terminal.
@@ -104,8 +110,28 @@ pub fn out(text: &str) {
 }
 
 /// Prints one JSON document on stdout, newline-terminated.
+///
+/// JSON escapes the C0 controls itself, but DEL and the C1 controls
+/// (U+0080–U+009F, among them the 8-bit CSI U+009B) are legal raw inside JSON
+/// strings; they are escaped here too, so that a document shown on a terminal
+/// can never drive it. Outside strings JSON text is plain ASCII, so the
+/// replacement cannot change the document's meaning.
 pub fn json(value: &serde_json::Value) {
-    out(&format!("{value}\n"));
+    let is_raw_control = |c: char| ('\u{7f}'..='\u{9f}').contains(&c);
+    let mut text = value.to_string();
+    if text.contains(is_raw_control) {
+        text = text
+            .chars()
+            .map(|c| {
+                if is_raw_control(c) {
+                    format!("\\u{:04x}", u32::from(c))
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
+    }
+    out(&format!("{text}\n"));
 }
 
 /// A table sized to the terminal (or unconstrained when piped).
@@ -115,6 +141,10 @@ pub fn table(header: &[&str]) -> comfy_table::Table {
     t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
     if !stdout_is_tty() {
         t.load_style(comfy_table::presets::ASCII_MARKDOWN);
+        t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+    } else if t.width().is_none_or(|w| w == 0) {
+        // A terminal that reports no size (0 columns: a bare pseudo-terminal,
+        // some serial consoles) would squeeze every column to one character.
         t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
     }
     t.set_header(header.iter().copied());
@@ -129,4 +159,13 @@ macro_rules! note {
             eprintln!($($arg)*);
         }
     };
+}
+
+/// `1 secret`, `2 secrets`.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }

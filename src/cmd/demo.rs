@@ -26,6 +26,9 @@ const SCRUB: &[&str] = &[
 ];
 
 struct Stage {
+    /// With --json the transcript goes to stderr and stdout gets one summary.
+    json: bool,
+    steps: usize,
     exe: PathBuf,
     dir: PathBuf,
     db: PathBuf,
@@ -33,10 +36,19 @@ struct Stage {
 }
 
 impl Stage {
+    fn say(&self, text: &str) {
+        if self.json {
+            eprint!("{text}");
+        } else {
+            ui::out(text);
+        }
+    }
+
     /// Runs `mex2fa ARGS` in the demo folder, shows the command and its output,
     /// and returns its stdout and exit code.
-    fn run(&self, args: &[&str], expect: i32) -> Result<String> {
-        ui::out(&format!("\n$ mex2fa {}\n", args.join(" ")));
+    fn run(&mut self, args: &[&str], expect: i32) -> Result<String> {
+        self.steps += 1;
+        self.say(&format!("\n$ mex2fa {}\n", args.join(" ")));
         let mut cmd = Command::new(&self.exe);
         cmd.args(args)
             .current_dir(&self.dir)
@@ -51,9 +63,9 @@ impl Stage {
             .output()
             .map_err(|e| Error::usage(format!("cannot run {}: {e}", self.exe.display())))?;
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        ui::out(&stdout);
+        self.say(&stdout);
         // Messages after results, in the order a person at a terminal would read them.
-        ui::out(&String::from_utf8_lossy(&output.stderr));
+        self.say(&String::from_utf8_lossy(&output.stderr));
         let code = output.status.code().unwrap_or(-1);
         if code != expect {
             return Err(Error::usage(format!(
@@ -63,7 +75,7 @@ impl Stage {
             )));
         }
         if expect != 0 {
-            ui::out(&format!("(exit code {code}, as expected)\n"));
+            self.say(&format!("(exit code {code}, as expected)\n"));
         }
         Ok(stdout)
     }
@@ -106,17 +118,19 @@ fn secret_line(stdout: &str) -> Result<Secret> {
 }
 
 impl Run for Demo {
-    fn run(&self, _cfg: &Config) -> Result<()> {
+    fn run(&self, cfg: &Config) -> Result<()> {
         let exe = std::env::current_exe()
             .map_err(|e| Error::usage(format!("cannot find the mex2fa binary: {e}")))?;
         let dir = make_dir()?;
-        let stage = Stage {
+        let mut stage = Stage {
+            json: cfg.json,
+            steps: 0,
             exe,
             db: dir.join("mexanimator.db"),
             key: dir.join("master.key"),
             dir: dir.clone(),
         };
-        ui::out(&format!(
+        stage.say(&format!(
             "mex2fa demo: a throwaway copy of the app's schema and a throwaway key in {}\n",
             dir.display()
         ));
@@ -128,42 +142,50 @@ impl Run for Demo {
                 ("carol", "carol@example.com"),
             ],
         )?;
-        let result = tour(&stage);
+        let result = tour(&mut stage);
         if self.clean {
             let _ = std::fs::remove_dir_all(&dir);
         } else {
-            ui::out(&format!(
-                "\nthe demo's files are in {} (database mexanimator.db, key master.key); remove them with: rm -r {}\n",
+            stage.say(&format!(
+                "\nthe demo's files are in {} (database mexanimator.db, keys master.key and new-master.key); remove them with: rm -r {}\n",
                 dir.display(),
                 dir.display()
             ));
         }
-        result
+        result?;
+        if cfg.json {
+            ui::json(&serde_json::json!({
+                "directory": (!self.clean).then(|| dir.display().to_string()),
+                "steps": stage.steps,
+                "ok": true,
+            }));
+        }
+        Ok(())
     }
 }
 
-fn tour(s: &Stage) -> Result<()> {
+fn tour(s: &mut Stage) -> Result<()> {
     let key = s.key.display().to_string();
-    // keygen needs no key; the file it writes is the demo's master key.
-    ui::out(&format!("\n$ mex2fa keygen --out {key}\n"));
-    let out = Command::new(&s.exe)
-        .args(["keygen", "--out", &key])
-        .current_dir(&s.dir)
-        .stdin(Stdio::null())
-        .status()
-        .map_err(|e| Error::usage(format!("cannot run {}: {e}", s.exe.display())))?;
-    if !out.success() {
-        return Err(Error::usage("the demo's keygen step failed"));
-    }
+    // The key file does not exist yet: keygen never reads the master key.
+    s.run(&["keygen", "--out", &key], 0)?;
     s.run(&["status"], 0)?;
 
-    ui::out("\n# alice sets up 2FA: the QR code below is what her phone scans\n");
+    s.say(
+        "
+# alice sets up 2FA: the QR code below is what her phone scans\n",
+    );
     let alice = secret_line(&s.run(&["enroll", "alice", "--show-secret"], 0)?)?;
     s.run(&["status", "alice"], 0)?;
-    ui::out("\n# her app shows a code; the demo computes the same one from the secret\n");
+    s.say(
+        "
+# her app shows a code; the demo computes the same one from the secret\n",
+    );
     s.run(&["confirm", "alice", "--code", &s.code_for(&alice)], 0)?;
     s.run(&["verify", "alice", "--code", &s.code_for(&alice)], 0)?;
-    ui::out("\n# a wrong code is refused with exit code 1\n");
+    s.say(
+        "
+# a wrong code is refused with exit code 1\n",
+    );
     let wrong = if s.code_for(&alice) == "000000" {
         "111111"
     } else {
@@ -171,7 +193,10 @@ fn tour(s: &Stage) -> Result<()> {
     };
     s.run(&["verify", "alice", "--code", wrong], 1)?;
 
-    ui::out("\n# bob enrolls and confirms in one call (e.g. reading the code over the phone)\n");
+    s.say(
+        "
+# bob enrolls and confirms in one call (e.g. reading the code over the phone)\n",
+    );
     let doc = s.run(&["enroll", "bob", "--no-qr", "--show-secret", "--json"], 0)?;
     let bob = serde_json::from_str::<serde_json::Value>(&doc)
         .ok()
@@ -183,9 +208,38 @@ fn tour(s: &Stage) -> Result<()> {
     )?;
     s.run(&["status"], 0)?;
 
-    ui::out("\n# bob lost his phone: reset him\n");
+    s.say(
+        "
+# bob lost his phone: reset him\n",
+    );
     s.run(&["disable", "bob", "--yes"], 0)?;
     s.run(&["status", "--json"], 0)?;
+
+    s.say(
+        "
+# maintenance window: rotate the master key (the app is stopped meanwhile)\n",
+    );
+    let new_key = s.dir.join("new-master.key").display().to_string();
+    let backup = s.dir.join("rotation-backup.jsonl").display().to_string();
+    s.run(&["keygen", "--out", &new_key], 0)?;
+    s.run(
+        &[
+            "rotate-key",
+            "--new-key-file",
+            &new_key,
+            "--backup",
+            &backup,
+            "--yes",
+        ],
+        0,
+    )?;
+    s.say(
+        "
+# from now on the app (and mex2fa) use the new key\n",
+    );
+    s.key = PathBuf::from(&new_key);
+    s.run(&["doctor"], 0)?;
+    s.run(&["verify", "alice", "--code", &s.code_for(&alice)], 0)?;
     s.run(&["log"], 0)?;
     Ok(())
 }

@@ -45,9 +45,10 @@ impl Run for Log {
                 r.at.clone(),
                 ui::escape(&r.os_user).into_owned(),
                 r.action.clone(),
+                // A text id can be user-supplied (e.g. --id-column email).
                 r.account_id
                     .as_ref()
-                    .map_or_else(String::new, |i| i.to_string()),
+                    .map_or_else(String::new, |i| ui::escape(&i.to_string()).into_owned()),
                 ui::escape(r.user.as_deref().unwrap_or("")).into_owned(),
                 ui::escape(&r.detail).into_owned(),
             ]);

@@ -4,15 +4,21 @@ mod completions;
 mod confirm;
 mod demo;
 mod disable;
+mod doctor;
 mod enroll;
 mod keygen;
 mod log;
+mod restore;
+mod rotate_key;
 mod status;
 mod verify;
+
+use rayon::prelude::*;
 
 use crate::cli::Command;
 use crate::config::Config;
 use crate::crypto::MasterKey;
+use crate::db::{Pages, TokenRow};
 use crate::error::{Error, Exit, Result};
 use crate::totp::{Code, Secret};
 use crate::ui;
@@ -28,13 +34,50 @@ impl Run for Command {
             Command::Confirm(c) => c.run(cfg),
             Command::Verify(c) => c.run(cfg),
             Command::Disable(c) => c.run(cfg),
+            Command::RotateKey(c) => c.run(cfg),
+            Command::Restore(c) => c.run(cfg),
             Command::Status(c) => c.run(cfg),
+            Command::Doctor(c) => c.run(cfg),
             Command::Keygen(c) => c.run(cfg),
             Command::Completions(c) => c.run(cfg),
             Command::Demo(c) => c.run(cfg),
             Command::Log(c) => c.run(cfg),
         }
     }
+}
+
+/// Streams every page of `pages` through `compute` (on all cores) and hands
+/// each page with its results to `consume` (on this thread), overlapping the
+/// two: page k+1 is computed while page k is consumed and k+2 is read.
+pub fn stream<T: Send>(
+    mut pages: Pages<'_>,
+    compute: impl Fn(&TokenRow) -> T + Sync,
+    mut consume: impl FnMut(Vec<TokenRow>, Vec<T>) -> Result<()>,
+) -> Result<()> {
+    let compute = &compute;
+    let mut next = pages.next_page()?;
+    let mut ready: Option<(Vec<TokenRow>, Vec<T>)> = None;
+    while next.is_some() || ready.is_some() {
+        let rows = next.take();
+        let (computed, consumed, read) = std::thread::scope(|s| {
+            let worker = rows
+                .as_ref()
+                .map(|r| s.spawn(move || r.par_iter().map(compute).collect::<Vec<T>>()));
+            let consumed = ready.take().map_or(Ok(()), |(r, out)| consume(r, out));
+            let read = match (&consumed, &rows) {
+                (Ok(()), Some(_)) => pages.next_page(),
+                _ => Ok(None),
+            };
+            let computed = worker.map(|w| w.join().expect("a crypto worker panicked"));
+            (computed, consumed, read)
+        });
+        consumed?;
+        next = read?;
+        if let (Some(r), Some(out)) = (rows, computed) {
+            ready = Some((r, out));
+        }
+    }
+    Ok(())
 }
 
 /// Parses a `--code` value given on the command line (exit 2 when malformed).

@@ -34,7 +34,8 @@ impl Run for Status {
                 Some(t) => format!("expires in {}", clock::format_span((t - now) as u64)),
             };
             table.add_row(vec![
-                r.id.to_string(),
+                // A text id can be user-supplied (e.g. --id-column email).
+                ui::escape(&r.id.to_string()).into_owned(),
                 ui::escape(&r.user).into_owned(),
                 if r.enabled { "enabled" } else { "off" }.to_string(),
                 pending,

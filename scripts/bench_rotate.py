@@ -1,0 +1,115 @@
+"""Times a master-key rotation of N accounts three ways, on copies of one database.
+
+- mex2fa rotate-key --yes (the whole process)
+- Python as the app's stack would do it: MultiFernet.rotate + executemany, one transaction
+- the floor: the same database, one SQL-only UPDATE rewriting the column, no crypto
+
+The database is built as the app builds it: pyotp.random_base32() secrets,
+Fernet(key).encrypt(secret.encode()) stored as BLOB.
+"""
+import os
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+import pyotp
+from cryptography.fernet import Fernet, MultiFernet
+
+PY_ROTATE = r"""
+import sqlite3, sys
+from cryptography.fernet import Fernet, MultiFernet
+db, old, new = sys.argv[1:4]
+mf = MultiFernet([Fernet(new.encode()), Fernet(old.encode())])
+con = sqlite3.connect(db, isolation_level=None)
+con.execute("BEGIN IMMEDIATE")
+rows = con.execute("SELECT accountid, twofa_secret FROM account WHERE twofa_secret IS NOT NULL").fetchall()
+con.executemany("UPDATE account SET twofa_secret = ? WHERE accountid = ?",
+                ((mf.rotate(tok), i) for i, tok in rows))
+con.execute("COMMIT")
+"""
+
+FLOOR = r"""
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("BEGIN IMMEDIATE")
+con.execute("UPDATE account SET twofa_secret = CAST(substr(twofa_secret, 2) || substr(twofa_secret, 1, 1) AS BLOB) WHERE twofa_secret IS NOT NULL")
+con.execute("COMMIT")
+"""
+
+
+def build(path, n, key):
+    f = Fernet(key.encode())
+    con = sqlite3.connect(path)
+    con.executescript(
+        """CREATE TABLE account (
+             accountid INTEGER PRIMARY KEY AUTOINCREMENT,
+             username TEXT UNIQUE NOT NULL, email TEXT, password TEXT,
+             twofa_enabled INTEGER DEFAULT 0, twofa_secret BLOB);"""
+    )
+    con.executemany(
+        "INSERT INTO account (username, email, password, twofa_enabled, twofa_secret) VALUES (?, ?, 'pbkdf2:sha256:600000$x$y', 1, ?)",
+        ((f"user{i}", f"user{i}@example.com", f.encrypt(pyotp.random_base32().encode())) for i in range(n)),
+    )
+    con.commit()
+    con.close()
+
+
+def timed(cmd, env=None):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    p = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - t
+    if p.returncode != 0:
+        raise SystemExit(f"{cmd[0]} failed ({p.returncode}): {p.stderr.decode()}")
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss of children is the max over all children so far; report it only when it grew.
+    return wall, (rss if rss > before else None)
+
+
+def main():
+    exe = os.path.abspath(sys.argv[1])
+    sizes = [int(x) for x in sys.argv[2:]]
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as d:
+            old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+            base = os.path.join(d, "base.db")
+            t = time.perf_counter()
+            build(base, n, old)
+            print(f"N = {n}: built {os.path.getsize(base) / 1e6:.1f} MB in {time.perf_counter() - t:.1f} s")
+            newkey = os.path.join(d, "new.key")
+            with open(newkey, "w") as fh:
+                fh.write(new + "\n")
+            os.chmod(newkey, 0o600)
+            results = {}
+            # Rust first, so its peak RSS is the first child's.
+            for name in ["mex2fa", "python", "floor"]:
+                db = os.path.join(d, f"{name}.db")
+                shutil.copyfile(base, db)
+                os.sync()  # the copy's dirty pages must not be flushed by the run's fsync
+                if name == "mex2fa":
+                    env = {"PATH": os.environ["PATH"], "TWOFA_MASTER_KEY": old, "MEX2FA_DB": db}
+                    cmd = [exe, "--quiet", "rotate-key", "--new-key-file", newkey, "--yes"]
+                elif name == "python":
+                    env, cmd = None, [sys.executable, "-c", PY_ROTATE, db, old, new]
+                else:
+                    env, cmd = None, [sys.executable, "-c", FLOOR, db]
+                results[name] = timed(cmd, env)
+                if name in ("mex2fa", "python"):
+                    mf = Fernet(new.encode())
+                    con = sqlite3.connect(db)
+                    sample = con.execute("SELECT twofa_secret FROM account ORDER BY random() LIMIT 50").fetchall()
+                    assert all(pyotp.TOTP(mf.decrypt(s).decode()).now() for (s,) in sample), name
+            m, p, f = results["mex2fa"][0], results["python"][0], results["floor"][0]
+            rss = results["mex2fa"][1]
+            print(f"  mex2fa rotate-key : {m:7.3f} s   peak RSS {rss / 1024:.1f} MB" if rss else f"  mex2fa rotate-key : {m:7.3f} s")
+            print(f"  python MultiFernet: {p:7.3f} s")
+            print(f"  SQL-only floor    : {f:7.3f} s")
+            print(f"  speed-up vs python: {p / m:5.1f}x   vs floor: {m / f:4.2f}x the floor")
+
+
+if __name__ == "__main__":
+    main()

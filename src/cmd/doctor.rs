@@ -1,0 +1,290 @@
+//! `doctor`: the database, the mapping, the key and every stored token —
+//! what would lock a user out, found before the user finds it.
+
+use super::Run;
+use super::rotate_key::PAGE;
+use super::stream;
+use crate::cli::Doctor;
+use crate::config::Config;
+use crate::crypto::MasterKey;
+use crate::db::{AuditEntry, Place, Stored, TokenRow};
+use crate::error::{Error, Exit, Result};
+use crate::totp::Secret;
+use crate::{clock, note, ui};
+
+/// Findings listed in full before the rest are only counted.
+const LISTED: usize = 200;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Severity {
+    /// A state inconsistency (exit 3).
+    State,
+    /// A token that does not decrypt or a key problem (exit 4).
+    Key,
+}
+
+struct Finding {
+    severity: Severity,
+    code: &'static str,
+    place: Place,
+    id: Option<String>,
+    user: String,
+    message: String,
+}
+
+/// What one row tells; `None` when it is healthy.
+fn examine(
+    row: &TokenRow,
+    key: Option<&MasterKey>,
+    now: i64,
+) -> Option<(Severity, &'static str, String)> {
+    use Severity::*;
+    let token = row.value.token().filter(|_| !row.value.is_blank());
+    if row.place == Place::Pending {
+        if !row.enabled {
+            return Some((
+                State,
+                "orphan-pending",
+                "a pending enrollment for an account that no longer exists".into(),
+            ));
+        }
+        if row.expires_at.is_some_and(|t| t <= now) {
+            return Some((
+                State,
+                "expired-pending",
+                "an expired pending enrollment (doctor --fix removes it)".into(),
+            ));
+        }
+    } else {
+        match (&row.value, row.enabled) {
+            (Stored::Null, true) => {
+                return Some((State, "enabled-without-secret", "2FA is enabled but no secret is stored: the user cannot log in; disable and re-enroll".into()));
+            }
+            (Stored::Null, false) => return None,
+            (Stored::Number(_), _) => {
+                return Some((
+                    Key,
+                    "not-a-token",
+                    "the secret column holds a number, not a Fernet token; disable and re-enroll"
+                        .into(),
+                ));
+            }
+            (v, _) if v.is_blank() => {
+                return Some((
+                    State,
+                    "empty-secret",
+                    format!(
+                        "the secret is {}, not a token (the app's Disable stores NULL); disable and re-enroll",
+                        v.describe()
+                    ),
+                ));
+            }
+            (_, false) if token.is_some() => {
+                return Some((State, "disabled-with-secret", "2FA is off but a secret is still stored (the app's Disable clears it); mex2fa disable clears it".into()));
+            }
+            _ => {}
+        }
+    }
+    let key = key?;
+    let Some(token) = token else {
+        return Some((
+            Key,
+            "not-a-token",
+            format!(
+                "the stored value is {}, not a Fernet token",
+                row.value.describe()
+            ),
+        ));
+    };
+    let Some(plain) = key.decrypt(token) else {
+        return Some((Key, "does-not-decrypt", "the token does not decrypt with this master key (written under another key? rotate-key --old-key-file fixes stragglers)".into()));
+    };
+    match Secret::from_plaintext(&plain) {
+        Err(p) => Some((Key, "not-base32", format!("the token decrypts, but {p}"))),
+        Ok(s) if s.bits() < 128 => Some((
+            State,
+            "weak-secret",
+            format!(
+                "the secret has {} bits; at least 128 are expected",
+                s.bits()
+            ),
+        )),
+        Ok(_) => None,
+    }
+}
+
+impl Run for Doctor {
+    fn run(&self, cfg: &Config) -> Result<()> {
+        let mut db = if self.fix {
+            cfg.open_write()?
+        } else {
+            cfg.open_read()?
+        };
+        let mut findings: Vec<Finding> = Vec::new();
+        let (mut counts, mut more) = ([0u64; 2], 0u64);
+        let key = match cfg.master_key() {
+            Ok(k) => Some(k),
+            Err(e) => {
+                findings.push(Finding {
+                    severity: Severity::Key,
+                    code: "no-key",
+                    place: Place::Account,
+                    id: None,
+                    user: String::new(),
+                    message: format!("{e}; tokens were not checked"),
+                });
+                None
+            }
+        };
+        let now = clock::now() as i64;
+        let (mut accounts, mut enabled, mut tokens, mut pending, mut expired) =
+            (0u64, 0u64, 0u64, 0u64, 0u64);
+        for place in [Place::Account, Place::Pending] {
+            stream(
+                db.pages(place, false, PAGE)?,
+                |row| examine(row, key.as_ref(), now),
+                |rows, outs| {
+                    for (row, out) in rows.iter().zip(outs) {
+                        match place {
+                            Place::Account => {
+                                accounts += 1;
+                                enabled += u64::from(row.enabled);
+                                tokens +=
+                                    u64::from(row.value.token().is_some() && !row.value.is_blank());
+                            }
+                            Place::Pending => pending += 1,
+                        }
+                        let Some((severity, code, message)) = out else {
+                            continue;
+                        };
+                        expired += u64::from(code == "expired-pending");
+                        counts[severity as usize] += 1;
+                        if findings.len() < LISTED {
+                            findings.push(Finding {
+                                severity,
+                                code,
+                                place,
+                                id: Some(row.id.to_string()),
+                                user: row.user.clone(),
+                                message,
+                            });
+                        } else {
+                            more += 1;
+                        }
+                    }
+                    Ok(())
+                },
+            )?;
+        }
+        if key.is_none() {
+            counts[Severity::Key as usize] += 1;
+        }
+
+        let mut fixed = 0;
+        if self.fix && expired > 0 {
+            ui::confirm(
+                &format!("Remove {expired} expired pending enrollments?"),
+                self.yes,
+            )?;
+            let os_user = cfg.os_user();
+            fixed = db.write(|tx| {
+                let n = tx.delete_expired_pending(now)?;
+                tx.audit(AuditEntry {
+                    os_user: &os_user,
+                    action: "doctor-fix",
+                    account: None,
+                    detail: format!("removed {n} expired pending enrollments"),
+                })?;
+                Ok(n)
+            })?;
+            findings.retain(|f| f.code != "expired-pending");
+            counts[Severity::State as usize] -= expired.min(counts[Severity::State as usize]);
+        }
+
+        let exit = if counts[Severity::Key as usize] > 0 {
+            Exit::Key
+        } else if counts[Severity::State as usize] > 0 {
+            Exit::State
+        } else {
+            Exit::Ok
+        };
+        if cfg.json {
+            let list: Vec<_> = findings
+                .iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "severity": if f.severity == Severity::Key { "key" } else { "state" },
+                        "code": f.code,
+                        "place": f.place.name(),
+                        "id": f.id,
+                        "user": f.user,
+                        "message": f.message,
+                    })
+                })
+                .collect();
+            ui::json(&serde_json::json!({
+                "healthy": exit == Exit::Ok,
+                "exit": exit as u8,
+                "database": db.path().display().to_string(),
+                "token_form": format!("{:?}", db.token_form()).to_lowercase(),
+                "accounts": accounts,
+                "enabled": enabled,
+                "tokens": tokens,
+                "pending": pending,
+                "fixed": fixed,
+                "findings": list,
+                "more_findings": more,
+            }));
+        } else {
+            if !findings.is_empty() {
+                let mut table =
+                    ui::table(&["severity", "problem", "where", "id", "user", "detail"]);
+                for f in &findings {
+                    table.add_row(vec![
+                        if f.severity == Severity::Key {
+                            "KEY"
+                        } else {
+                            "state"
+                        }
+                        .to_string(),
+                        f.code.to_string(),
+                        f.place.name().to_string(),
+                        f.id.clone().unwrap_or_default(),
+                        ui::escape(&f.user).into_owned(),
+                        f.message.clone(),
+                    ]);
+                }
+                ui::out(&format!("{table}\n"));
+                if more > 0 {
+                    ui::out(&format!(
+                        "... and {more} more findings (use --json for the first {LISTED})\n"
+                    ));
+                }
+            }
+            if fixed > 0 {
+                ui::out(&format!("removed {fixed} expired pending enrollments\n"));
+            }
+            ui::out(&format!(
+                "{}: {} ({accounts} accounts, {enabled} with 2FA enabled, {tokens} stored tokens, {pending} pending; secrets written as {:?})\n",
+                db.path().display(),
+                match exit {
+                    Exit::Ok => "healthy".to_string(),
+                    _ => format!(
+                        "{} key problem(s), {} state problem(s)",
+                        counts[Severity::Key as usize],
+                        counts[Severity::State as usize]
+                    ),
+                },
+                db.token_form()
+            ));
+            if exit != Exit::Ok {
+                note!(cfg, "see the table above; each line says what to do");
+            }
+        }
+        if exit == Exit::Ok {
+            Ok(())
+        } else {
+            Err(Error::Silent(exit))
+        }
+    }
+}
