@@ -189,6 +189,8 @@ fn quote(s: &str, keep_slash: bool) -> String {
 /// The URI pyotp's `TOTP(secret).provisioning_uri(name=..., issuer_name=...)` builds,
 /// byte for byte (contract §3). An empty issuer is left out, as pyotp does.
 pub fn provisioning_uri(secret: &Secret, name: &str, issuer: &str) -> Zeroizing<String> {
+    // pyotp: `name if name else self.name`, and an unnamed TOTP is "Secret".
+    let name = if name.is_empty() { "Secret" } else { name };
     let mut uri = String::from("otpauth://totp/");
     if !issuer.is_empty() {
         uri.push_str(&quote(issuer, true));
@@ -277,5 +279,9 @@ mod tests {
         );
         assert!(provisioning_uri(&s, "a", "A/B C").ends_with("&issuer=A%2FB%20C"));
         assert!(provisioning_uri(&s, "a", "A/B C").starts_with("otpauth://totp/A/B%20C:a?"));
+        assert_eq!(
+            provisioning_uri(&s, "", "X").as_str(),
+            "otpauth://totp/X:Secret?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=X"
+        );
     }
 }

@@ -104,18 +104,20 @@ impl Run for Enroll {
             );
         }
 
+        let mut doc = serde_json::json!({
+            "user": account.user,
+            "state": "pending",
+            "expires_at": clock::format_utc(expires_at),
+        });
+        if self.show_secret {
+            doc["otpauth_uri"] = uri.as_str().into();
+            doc["secret"] = secret.as_str().into();
+        }
         if cfg.json {
             if let Some(code) = &code {
-                return finish_with_code(cfg, &mut db, &key, &self.user, code);
-            }
-            let mut doc = serde_json::json!({
-                "user": account.user,
-                "state": "pending",
-                "expires_at": clock::format_utc(expires_at),
-            });
-            if self.show_secret {
-                doc["otpauth_uri"] = uri.as_str().into();
-                doc["secret"] = secret.as_str().into();
+                // A refused code leaves the enrollment pending: the document
+                // must still say how to finish it.
+                return finish_with_code(cfg, &mut db, &key, &self.user, code, doc);
             }
             ui::json(&doc);
             return Ok(());
@@ -145,7 +147,7 @@ impl Run for Enroll {
             clock::format_span(ttl)
         );
         if let Some(code) = &code {
-            return finish_with_code(cfg, &mut db, &key, &self.user, code);
+            return finish_with_code(cfg, &mut db, &key, &self.user, code, doc);
         }
         if ui::stdin_is_tty() && ui::stderr_is_tty() {
             return guided(cfg, &mut db, &key, &self.user, &shown);
@@ -181,18 +183,14 @@ fn finish_with_code(
     key: &crate::crypto::MasterKey,
     user: &str,
     code: &Code,
+    pending: serde_json::Value,
 ) -> Result<()> {
     match confirm_pending(cfg, db, key, user, code)? {
         Outcome::Enabled(account) => {
             report_enabled(cfg, &account);
             Ok(())
         }
-        Outcome::Rejected(drift) => Err(super::rejected(
-            cfg,
-            user,
-            drift,
-            serde_json::json!({ "state": "pending" }),
-        )),
+        Outcome::Rejected(drift) => Err(super::rejected(cfg, user, drift, pending)),
     }
 }
 

@@ -525,3 +525,176 @@ impl TestEnv {
         secret
     }
 }
+
+// ---------------------------------------------------------------------------
+// Helpers for the core, config, tools, interop and vectors suites.
+
+/// True when running under CI (`CI=true`): skips become failures.
+pub fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// `../shared/vectors` beside the checkout (CI lays shared/ there). Absent:
+/// a failure under CI=true, else `None` (skip).
+pub fn vectors_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if ci() {
+        panic!(
+            "CI=true but the known answers are missing: {} (shared/ must be beside the checkout)",
+            dir.display()
+        );
+    }
+    eprintln!("skipping: no {}", dir.display());
+    None
+}
+
+/// Runs `run(t)` with the current Unix time `t` (build the code from it). If
+/// the exit code is not `want` and the 30-second TOTP step changed while it
+/// ran, the code may have expired on the way: run again (twice at most).
+pub fn at_step(
+    want: i32,
+    mut run: impl FnMut(u64) -> std::process::Output,
+) -> std::process::Output {
+    let mut tries = 0;
+    loop {
+        let t = now();
+        let out = run(t);
+        tries += 1;
+        if out.status.code() == Some(want) || now() / 30 == t / 30 || tries == 3 {
+            return out;
+        }
+    }
+}
+
+/// A well-formed code that `secret` gives at no step within ±3 of now, so it
+/// is refused whatever step the binary sees.
+pub fn wrong_code(secret: &str) -> String {
+    let t = now();
+    let near: Vec<String> = (0..=6u64)
+        .map(|i| totp_at(secret, (t + i * 30).saturating_sub(90)))
+        .collect();
+    (0..10u32)
+        .map(|d| d.to_string().repeat(6))
+        .find(|c| !near.contains(c))
+        .expect("ten candidates, seven steps")
+}
+
+/// Asserts the shape of every failure: exit `code`, nothing on stdout and
+/// exactly one line on stderr, which is returned.
+pub fn one_line(out: &std::process::Output, code: i32) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "exit code; stdout: {stdout:?}; stderr: {stderr:?}"
+    );
+    assert!(
+        stdout.is_empty(),
+        "stdout must be empty on failure: {stdout:?}"
+    );
+    assert!(
+        stderr.ends_with('\n') && stderr.matches('\n').count() == 1,
+        "exactly one line on stderr: {stderr:?}"
+    );
+    stderr.trim_end().to_string()
+}
+
+/// Output of a command, for [`at_step`] and [`one_line`].
+pub fn output(c: &mut Command) -> std::process::Output {
+    c.output().expect("run mex2fa")
+}
+
+/// Runs `tests/py/app.py ARGS` and returns its exit code and trimmed stdout.
+pub fn py_status(python: &Path, args: &[&str]) -> (i32, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/app.py");
+    let out = StdCommand::new(python)
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python");
+    let code = out.status.code().expect("python exited");
+    assert!(
+        code <= 2,
+        "python {args:?} crashed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        code,
+        String::from_utf8_lossy(&out.stdout)
+            .trim_end_matches('\n')
+            .to_string(),
+    )
+}
+
+impl TestEnv {
+    /// Like [`TestEnv::enable`], robust to a TOTP step boundary.
+    pub fn enable_steady(&self, user: &str) -> String {
+        let secret = self.enroll(user);
+        let out = at_step(0, |t| {
+            let mut c = self.cmd();
+            c.args(["confirm", user, "--code", &totp_at(&secret, t)]);
+            output(&mut c)
+        });
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "confirm {user}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        secret
+    }
+
+    /// Runs `c` expecting a failure with exit `code`: one line on stderr,
+    /// nothing on stdout, and the database byte-identical. Returns the line.
+    pub fn fails(&self, c: &mut Command, code: i32) -> String {
+        let before = self.snapshot();
+        let out = output(c);
+        let line = one_line(&out, code);
+        assert!(
+            self.snapshot() == before,
+            "the database changed on a failure: {line}"
+        );
+        line
+    }
+
+    /// One integer from SQL (counts, flags).
+    pub fn sql_i64(&self, sql: &str) -> i64 {
+        self.conn()
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// One text value from SQL (`typeof(...)`, names).
+    pub fn sql_text(&self, sql: &str) -> String {
+        self.conn()
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Every column of the account row, to prove a command left it alone.
+    pub fn full_row(&self, user: &str) -> Vec<rusqlite::types::Value> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT * FROM account WHERE username = ?1")
+            .expect("prepare");
+        let n = stmt.column_count();
+        stmt.query_row([user], |r| (0..n).map(|i| r.get(i)).collect())
+            .expect("row")
+    }
+
+    /// Writes a secret column value and enabled = 1 directly, as the app would.
+    pub fn store(&self, user: &str, secret: rusqlite::types::Value) {
+        let n = self
+            .conn()
+            .execute(
+                "UPDATE account SET twofa_enabled = 1, twofa_secret = ?1 WHERE username = ?2",
+                rusqlite::params![secret, user],
+            )
+            .expect("update");
+        assert_eq!(n, 1, "no account {user}");
+    }
+}
