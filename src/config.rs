@@ -72,6 +72,20 @@ pub fn load_env_file(args: &[std::ffi::OsString]) -> Result<()> {
     })
 }
 
+/// An empty `MEX2FA_*` variable (`MEX2FA_DB=` placeholder lines are common in
+/// `.env` files) means "not set", as it would for the app; clap would instead
+/// refuse it as a missing value.
+pub fn drop_empty_settings() {
+    let empty: Vec<std::ffi::OsString> = std::env::vars_os()
+        .filter(|(k, v)| k.to_str().is_some_and(|k| k.starts_with("MEX2FA_")) && v.is_empty())
+        .map(|(k, _)| k)
+        .collect();
+    for k in empty {
+        // SAFETY: called at the start of `main`, before any other thread exists.
+        unsafe { std::env::remove_var(k) };
+    }
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

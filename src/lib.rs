@@ -35,6 +35,7 @@ pub fn main() -> ExitCode {
 
 fn run(args: Vec<std::ffi::OsString>) -> error::Result<()> {
     config::load_env_file(&args)?;
+    config::drop_empty_settings();
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => return Err(clap_error(e)),

@@ -100,8 +100,9 @@ impl Secret {
     }
 
     fn totp(&self, skew: u16) -> totp_rs::Totp {
-        // Non-compliant build: the app (pyotp) does not refuse short secrets the
-        // way totp-rs does, and mex2fa must verify what the app would.
+        // Non-compliant build: totp-rs refuses secrets under 128 bits, but a
+        // stored secret is the app's to judge (pyotp's own floor is 112 bits in
+        // recent versions, none in older ones); `doctor` reports weak secrets.
         totp_rs::Builder::new()
             .with_algorithm(totp_rs::Algorithm::SHA1)
             .with_digits(DIGITS as u8)

@@ -652,7 +652,6 @@ fn with_json_a_failure_is_also_one_document_on_stdout() {
 }
 
 #[test]
-#[ignore = "bug: an empty MEX2FA_DB is refused by clap (exit 2, about '--db') instead of 'no database' (exit 5)"]
 fn an_empty_database_variable_is_no_database() {
     let env = TestEnv::new();
     let line = env.fails(env.cmd().env("MEX2FA_DB", "").arg("status"), 5);
