@@ -73,11 +73,16 @@ pub fn load_env_file(args: &[std::ffi::OsString]) -> Result<()> {
 }
 
 /// An empty `MEX2FA_*` variable (`MEX2FA_DB=` placeholder lines are common in
-/// `.env` files) means "not set", as it would for the app; clap would instead
-/// refuse it as a missing value.
+/// `.env` files) means "not set"; clap would instead refuse it as a missing
+/// value. The issuer is the exception: empty is a real choice there (pyotp
+/// then leaves the issuer out of the URI).
 pub fn drop_empty_settings() {
     let empty: Vec<std::ffi::OsString> = std::env::vars_os()
-        .filter(|(k, v)| k.to_str().is_some_and(|k| k.starts_with("MEX2FA_")) && v.is_empty())
+        .filter(|(k, v)| {
+            k.to_str()
+                .is_some_and(|k| k.starts_with("MEX2FA_") && k != "MEX2FA_ISSUER")
+                && v.is_empty()
+        })
         .map(|(k, _)| k)
         .collect();
     for k in empty {
