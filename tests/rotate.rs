@@ -895,6 +895,43 @@ impl Rng {
     }
 }
 
+/// The kill test's judge can fail: one token rewritten under the new key
+/// among old ones is a mix, and a new token under a wrong key is refused.
+#[test]
+fn the_kill_test_judge_detects_a_mix() {
+    let env = TestEnv::new();
+    seed_bulk(&env.db, 20, 2);
+    let originals = env.tokens();
+    let plain: Vec<String> = originals
+        .iter()
+        .map(|t| fernet_plaintext(KEY, &t.token).unwrap())
+        .collect();
+    assert_eq!(outcome(&env.db, &originals, &plain), Ok(Outcome::AllOld));
+    let first = originals[0].id;
+    let rewrite = |key: &str, which: Option<i64>| {
+        for (t, p) in originals.iter().zip(&plain) {
+            if t.place == "account" && which.is_none_or(|id| id == t.id) {
+                put_token(
+                    &env,
+                    &format!("user{}", t.id - 4),
+                    &fernet_encrypt(key, p),
+                    true,
+                );
+            }
+        }
+    };
+    rewrite(KEY2, Some(first));
+    assert!(outcome(&env.db, &originals, &plain).is_err(), "a mix");
+    rewrite(KEY3, None);
+    env.conn()
+        .execute(
+            "UPDATE mex2fa_pending SET secret_token = ?1",
+            [fernet_encrypt(KEY3, "X")],
+        )
+        .unwrap();
+    assert!(outcome(&env.db, &originals, &plain).is_err(), "wrong key");
+}
+
 /// When a trial's SIGKILL is sent.
 #[derive(Debug, Clone, Copy)]
 enum Moment {
