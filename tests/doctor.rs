@@ -232,8 +232,11 @@ fn each_defect_has_its_exit_code_and_finding() {
             "account",
         ),
         (
-            "an 80-bit secret",
-            on_carol(Some(1), blob(&fernet_encrypt(KEY, "JBSWY3DPEHPK3PXP"))),
+            "a 120-bit secret (pyotp takes it; under the 128 expected)",
+            on_carol(
+                Some(1),
+                blob(&fernet_encrypt(KEY, "JBSWY3DPEHPK3PXPJBSWY3DP")),
+            ),
             3,
             "weak-secret",
             "account",
@@ -334,6 +337,25 @@ fn each_defect_has_its_exit_code_and_finding() {
             .stdout(contains("carol"));
         assert_eq!(env.snapshot(), snap, "{what}: doctor wrote");
     }
+}
+
+/// pyotp (the app's 2.12) raises `ValueError` for a secret under 112 bits:
+/// the app's login fails for that user whatever code is typed, a lockout as
+/// sure as a token that does not decrypt.
+#[test]
+#[ignore = "bug: doctor rates a secret pyotp refuses (< 112 bits) as a mere weak-secret state finding (exit 3), not a lockout (exit 4)"]
+fn a_secret_pyotp_refuses_is_a_lockout() {
+    let Some(python) = python() else { return };
+    let short = "JBSWY3DPEHPK3PXP"; // 80 bits
+    assert_ne!(
+        py_status(&python, &["now", short]).0,
+        Some(0),
+        "pyotp takes it"
+    );
+    let env = healthy();
+    set(&env, "carol", Some(1), blob(&fernet_encrypt(KEY, short)));
+    let r = doctor(&mut env.cmd(), &[]);
+    assert_eq!(r.exit, 4, "{}", r.json);
 }
 
 #[test]
