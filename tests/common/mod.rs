@@ -698,3 +698,306 @@ impl TestEnv {
         assert_eq!(n, 1, "no account {user}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Key lifecycle helpers (tests/rotate.rs, tests/doctor.rs).
+
+/// A third valid key (the bytes 0..=31), for stragglers and wrong-key tests.
+pub const KEY3: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// mex2fa's pending table exactly as src/db.rs creates it, to seed pending
+/// rows in bulk without going through `enroll`.
+pub const PENDING_DDL: &str = "CREATE TABLE IF NOT EXISTS mex2fa_pending (
+    account_id PRIMARY KEY,
+    secret_token TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);";
+
+/// One stored token as SQLite holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredToken {
+    /// "account" or "pending".
+    pub place: &'static str,
+    pub id: i64,
+    /// The token's bytes as text (tokens are ASCII).
+    pub token: String,
+    /// `typeof()` of the stored value: "blob" or "text".
+    pub sql_type: String,
+}
+
+impl TestEnv {
+    /// Writes a key file (mode 0600, trailing newline) in the temp dir.
+    pub fn write_key(&self, name: &str, key: &str) -> PathBuf {
+        let path = self.path(name);
+        write_mode(&path, &format!("{key}\n"), 0o600);
+        path
+    }
+
+    /// Every stored token of `db`: account secrets that are not NULL, then
+    /// pending rows (if the table exists), each in id order.
+    pub fn tokens_of(db: &Path) -> Vec<StoredToken> {
+        let conn = Connection::open(db).expect("open db");
+        let mut out = Vec::new();
+        let has_pending: bool = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'mex2fa_pending'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .expect("sqlite_master")
+            > 0;
+        let mut queries = vec![(
+            "account",
+            "SELECT accountid, twofa_secret, typeof(twofa_secret) FROM account
+             WHERE twofa_secret IS NOT NULL ORDER BY accountid",
+        )];
+        if has_pending {
+            queries.push((
+                "pending",
+                "SELECT account_id, secret_token, typeof(secret_token) FROM mex2fa_pending
+                 ORDER BY account_id",
+            ));
+        }
+        for (place, sql) in queries {
+            let mut stmt = conn.prepare(sql).expect("prepare");
+            let mut rows = stmt.query([]).expect("query");
+            while let Some(r) = rows.next().expect("row") {
+                let token = match r.get_ref(1).expect("value") {
+                    rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => {
+                        String::from_utf8_lossy(b).into_owned()
+                    }
+                    other => format!("{other:?}"),
+                };
+                out.push(StoredToken {
+                    place,
+                    id: r.get(0).expect("id"),
+                    token,
+                    sql_type: r.get(2).expect("typeof"),
+                });
+            }
+        }
+        out
+    }
+
+    /// [`TestEnv::tokens_of`] this environment's database.
+    pub fn tokens(&self) -> Vec<StoredToken> {
+        TestEnv::tokens_of(&self.db)
+    }
+
+    /// Everything but the stored tokens, rendered with `quote()` so that a
+    /// change of value or of storage type shows: every account column except
+    /// the secret (whose NULL-ness is kept), and the pending rows' other columns.
+    pub fn other_columns(&self) -> Vec<String> {
+        let conn = self.conn();
+        let mut out: Vec<String> = conn
+            .prepare(
+                "SELECT quote(accountid) || '|' || quote(username) || '|' || quote(email) || '|'
+                        || quote(password) || '|' || quote(twofa_enabled) || '|'
+                        || (twofa_secret IS NULL)
+                 FROM account ORDER BY accountid",
+            )
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        let has_pending: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'mex2fa_pending'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("sqlite_master");
+        if has_pending > 0 {
+            let pending: Vec<String> = conn
+                .prepare(
+                    "SELECT 'pending|' || quote(account_id) || '|' || quote(created_at) || '|'
+                            || quote(expires_at)
+                     FROM mex2fa_pending ORDER BY account_id",
+                )
+                .expect("prepare")
+                .query_map([], |r| r.get(0))
+                .expect("query")
+                .collect::<rusqlite::Result<_>>()
+                .expect("rows");
+            out.extend(pending);
+        }
+        out
+    }
+
+    /// The account id of `user`.
+    pub fn id_of(&self, user: &str) -> i64 {
+        self.conn()
+            .query_row(
+                "SELECT accountid FROM account WHERE username = ?1",
+                [user],
+                |r| r.get(0),
+            )
+            .expect("account id")
+    }
+}
+
+/// Runs `tests/py/app.py ARGS` and returns (exit code, stdout, stderr)
+/// whatever the outcome.
+pub fn py_status(python: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/app.py");
+    let out = StdCommand::new(python)
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Python's `Fernet(key).decrypt(token)` (no TTL, token as bytes, as the app
+/// reads a BLOB) for each token, in one process: the plaintext, or `None`
+/// when Python raises `InvalidToken`.
+pub fn py_decrypt(python: &Path, key: &str, tokens: &[&str]) -> Vec<Option<String>> {
+    use std::io::Write;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/keys.py");
+    let mut child = StdCommand::new(python)
+        .arg(script)
+        .args(["decrypt", key])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python");
+    let input = serde_json::to_vec(tokens).expect("json");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&input)
+        .expect("write to python");
+    let out = child.wait_with_output().expect("python output");
+    assert!(
+        out.status.success(),
+        "keys.py decrypt failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Vec<Option<String>> = serde_json::from_slice(&out.stdout).expect("keys.py json");
+    assert_eq!(v.len(), tokens.len());
+    v
+}
+
+/// The app's login (`app.py login`) with the current code under `key`.
+/// A rejected code is retried with a fresh one (at most three times) so that
+/// a 30-second step boundary between computing and checking the code cannot
+/// fail a test; a Python exception (e.g. `InvalidToken`) fails at once.
+pub fn py_login(
+    python: &Path,
+    db: &Path,
+    key: &str,
+    user: &str,
+    secret: &str,
+) -> Result<(), String> {
+    let db = db.to_str().expect("utf8 path");
+    for _ in 0..3 {
+        let code = totp_now(secret);
+        match py_status(python, &["login", db, key, user, &code]) {
+            (Some(0), _, _) => return Ok(()),
+            (Some(1), _, err) if err.trim().is_empty() => continue,
+            (status, _, err) => return Err(format!("app login exit {status:?}: {err}")),
+        }
+    }
+    Err(format!(
+        "the app rejected the current code of '{user}' three times"
+    ))
+}
+
+/// The first 9 bytes of a Fernet token (version and timestamp).
+pub fn token_header(token: &str) -> [u8; 9] {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE
+        .decode(token.trim())
+        .expect("token is base64");
+    bytes[..9].try_into().expect("9 bytes")
+}
+
+/// A token under `key` made by the independent `fernet` crate (the app's format).
+pub fn fernet_encrypt(key: &str, plaintext: &str) -> String {
+    fernet::Fernet::new(key)
+        .expect("key")
+        .encrypt(plaintext.as_bytes())
+}
+
+/// Whether `token` decrypts under `key` with the independent `fernet` crate.
+pub fn fernet_plaintext(key: &str, token: &str) -> Option<String> {
+    fernet::Fernet::new(key)
+        .expect("key")
+        .decrypt(token)
+        .ok()
+        .map(|p| String::from_utf8_lossy(&p).into_owned())
+}
+
+/// A 32-character base32 secret like `pyotp.random_base32()`, derived from `n`.
+pub fn secret_for(n: u64) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut state = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
+    (0..32)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            A[(state >> 59) as usize] as char
+        })
+        .collect()
+}
+
+/// `../shared` next to the repository (the contract and the test vectors).
+/// Under CI=true its absence fails the test; otherwise the test is skipped.
+pub fn shared_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    if dir.join("vectors").is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true but {} is missing", dir.display());
+    }
+    eprintln!("skipping: {} not found", dir.display());
+    None
+}
+
+/// `confirm USER --code NOW` under `key`, retried with a fresh code when the
+/// code is rejected (a 30-second step boundary between computing the code and
+/// the binary checking it); any other failure panics at once.
+pub fn confirm_robust(env: &TestEnv, key: &str, user: &str, secret: &str) {
+    for _ in 0..3 {
+        let out = env
+            .cmd()
+            .env("TWOFA_MASTER_KEY", key)
+            .args(["confirm", user, "--code", &totp_now(secret)])
+            .output()
+            .expect("run confirm");
+        match out.status.code() {
+            Some(0) => return,
+            Some(1) => continue,
+            other => panic!(
+                "confirm {user} exit {other:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        }
+    }
+    panic!("confirm {user}: the current code was rejected three times");
+}
+
+/// Enrolls and confirms `user` through the binary, robust to step boundaries.
+pub fn enable_robust(env: &TestEnv, user: &str) -> String {
+    let secret = env.enroll(user);
+    confirm_robust(env, KEY, user, &secret);
+    secret
+}
+
+/// As [`fernet_encrypt`] with a given token timestamp (to tell a kept
+/// timestamp from a fresh one).
+pub fn fernet_encrypt_at(key: &str, plaintext: &str, timestamp: u64) -> String {
+    fernet::Fernet::new(key)
+        .expect("key")
+        .encrypt_at_time(plaintext.as_bytes(), timestamp)
+}
