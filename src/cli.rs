@@ -268,6 +268,11 @@ pub struct Restore {
     #[arg(long, value_name = "PATH")]
     pub backup: PathBuf,
 
+    /// A further key the backup's tokens may be under (repeatable): a backup of
+    /// a rotation that also used --old-key-file holds tokens under each
+    #[arg(long, value_name = "PATH")]
+    pub old_key_file: Vec<PathBuf>,
+
     /// Do not ask for confirmation (required when there is no terminal)
     #[arg(short, long)]
     pub yes: bool,

@@ -4,9 +4,10 @@
 //! HMAC-SHA256`, URL-safe base64. It is built here on the RustCrypto
 //! primitives (the same ones the `fernet` crate uses, which the unit tests
 //! keep as a cross-check) because the app's side needs what that crate lacks:
-//! key checks that say what is wrong, both base64 alphabets, decryption with
-//! no TTL *and* no clock-skew check (Python's `Fernet.decrypt(token)` has
-//! neither), re-encryption that keeps a token's timestamp (as
+//! key checks that say what is wrong, both base64 alphabets, tokens read
+//! exactly as Python's `urlsafe_b64decode` reads them, decryption with no TTL
+//! *and* no clock-skew check (Python's `Fernet.decrypt(token)` has neither),
+//! re-encryption that keeps a token's timestamp (as
 //! `MultiFernet.rotate`), and a key-rotation hot path without allocations,
 //! key schedules or a syscall per token.
 
@@ -16,23 +17,12 @@ use aes::Aes128;
 use aes::cipher::block_padding::Pkcs7;
 use aes::cipher::{BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit};
 use base64::Engine;
-use base64::engine::DecodePaddingMode;
-use base64::engine::general_purpose::{
-    GeneralPurpose, GeneralPurposeConfig, URL_SAFE, URL_SAFE_NO_PAD,
-};
+use base64::engine::general_purpose::URL_SAFE;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
 
 type HmacSha256 = Hmac<Sha256>;
-
-/// Token decoding as lenient as Python's `urlsafe_b64decode` about padding.
-const TOKEN_B64: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::URL_SAFE,
-    GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(true),
-);
 
 /// version (1) + timestamp (8) + IV (16)
 const HEADER: usize = 25;
@@ -162,16 +152,22 @@ impl MasterKey {
     /// Decrypts a stored token with no TTL and no clock-skew check, like
     /// `Fernet(key).decrypt(token)` in Python. `None` for any failure.
     pub fn decrypt(&self, token: &str) -> Option<Zeroizing<Vec<u8>>> {
-        let token = token.trim().as_bytes();
+        self.decrypt_timed(token).map(|(_, plain)| plain)
+    }
+
+    /// [`decrypt`](Self::decrypt), also giving the token's timestamp.
+    pub fn decrypt_timed(&self, token: &str) -> Option<(u64, Zeroizing<Vec<u8>>)> {
+        let token = token.as_bytes();
         // Typical tokens (32-char secrets) are 140 bytes: decode on the stack.
         let mut stack = [0u8; 256];
         let mut heap;
-        let data: &mut [u8] = if token.len() <= 340 {
-            let n = TOKEN_B64.decode_slice(token, &mut stack).ok()?;
+        let data: &mut [u8] = if token.len() / 4 * 3 + 3 <= stack.len() {
+            let n = python_b64decode(token, &mut stack)?;
             &mut stack[..n]
         } else {
-            heap = Zeroizing::new(TOKEN_B64.decode(token).ok()?);
-            heap.as_mut_slice()
+            heap = Zeroizing::new(vec![0u8; token.len() / 4 * 3 + 3]);
+            let n = python_b64decode(token, &mut heap)?;
+            &mut heap[..n]
         };
         if data.len() < HEADER + 16 + MAC || data[0] != 0x80 {
             data.zeroize();
@@ -181,6 +177,7 @@ impl MasterKey {
         let mut mac = self.mac.clone();
         mac.update(msg);
         mac.verify_slice(tag).ok()?;
+        let timestamp = u64::from_be_bytes(msg[1..9].try_into().expect("8 bytes"));
         let (head, body) = msg.split_at_mut(HEADER);
         if body.len() % 16 != 0 {
             return None;
@@ -189,10 +186,61 @@ impl MasterKey {
             cbc::Decryptor::<Aes128>::inner_iv_init(self.aes.clone(), (&head[9..HEADER]).into())
                 .decrypt_padded_mut::<Pkcs7>(body)
                 .ok()
-                .map(|p| Zeroizing::new(p.to_vec()));
+                .map(|p| (timestamp, Zeroizing::new(p.to_vec())));
         body.zeroize();
         plain
     }
+}
+
+/// Decodes base64 exactly as Python's `base64.urlsafe_b64decode` does (which
+/// `Fernet.decrypt` uses): both alphabets, any other byte (line breaks,
+/// spaces) skipped, the padding required, decoding stopped at a complete pad.
+/// Returns the number of bytes written, or `None` where Python raises.
+fn python_b64decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    let (mut quad, mut pads, mut left, mut n) = (0u8, 0u8, 0u8, 0usize);
+    for &c in input {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => {
+                if quad >= 2 {
+                    pads += 1;
+                    if quad + pads >= 4 {
+                        return Some(n);
+                    }
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        pads = 0;
+        let byte = match quad {
+            0 => {
+                left = v;
+                quad = 1;
+                continue;
+            }
+            1 => {
+                let b = (left << 2) | (v >> 4);
+                left = v & 0x0f;
+                b
+            }
+            2 => {
+                let b = (left << 4) | (v >> 2);
+                left = v & 0x03;
+                b
+            }
+            _ => (left << 6) | v,
+        };
+        quad = (quad + 1) % 4;
+        *out.get_mut(n)? = byte;
+        n += 1;
+    }
+    // Python: "Incorrect padding" unless the input ended on a whole quantum.
+    (quad == 0).then_some(n)
 }
 
 /// Fills an IV from the OS CSPRNG, drawn 4 KiB at a time per thread so that
@@ -235,8 +283,7 @@ pub fn decrypting_key(token: &str, keys: &[MasterKey]) -> Option<usize> {
 /// under `new` to the same plaintext before handing it back.
 pub fn reencrypt(token: &str, new: &MasterKey, old: &[MasterKey]) -> Reencrypted {
     for key in old {
-        if let Some(plain) = key.decrypt(token) {
-            let timestamp = token_timestamp(token).unwrap_or(0);
+        if let Some((timestamp, plain)) = key.decrypt_timed(token) {
             let rotated = new.encrypt_at(&plain, timestamp);
             match new.decrypt(&rotated) {
                 Some(check) if check.as_slice() == plain.as_slice() => {
@@ -254,17 +301,6 @@ pub fn reencrypt(token: &str, new: &MasterKey, old: &[MasterKey]) -> Reencrypted
     }
 }
 
-/// The timestamp a token carries (seconds since the epoch), if it is shaped like one.
-pub fn token_timestamp(token: &str) -> Option<u64> {
-    let head = token.trim().as_bytes().get(..12)?;
-    let mut bytes = [0u8; 9];
-    let n = URL_SAFE_NO_PAD.decode_slice(head, &mut bytes).ok()?;
-    if n != 9 || bytes[0] != 0x80 {
-        return None;
-    }
-    Some(u64::from_be_bytes(bytes[1..9].try_into().ok()?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,7 +312,7 @@ mod tests {
     fn spec_token_decrypts_without_ttl() {
         let key = MasterKey::parse(SPEC_KEY).unwrap();
         assert_eq!(key.decrypt(SPEC_TOKEN).unwrap().as_slice(), b"hello");
-        assert_eq!(token_timestamp(SPEC_TOKEN), Some(499162800));
+        assert_eq!(key.decrypt_timed(SPEC_TOKEN).unwrap().0, 499162800);
     }
 
     #[test]
@@ -326,7 +362,7 @@ mod tests {
         let a = key.encrypt_at(b"same", 1);
         let b = key.encrypt_at(b"same", 1);
         assert_ne!(a, b);
-        assert_eq!(token_timestamp(&a), Some(1));
+        assert_eq!(key.decrypt_timed(&a).unwrap().0, 1);
     }
 
     #[test]
@@ -342,10 +378,24 @@ mod tests {
     }
 
     #[test]
+    fn base64_as_python_reads_it() {
+        let mut out = [0u8; 16];
+        let mut dec = |s: &str| python_b64decode(s.as_bytes(), &mut out).map(|n| out[..n].to_vec());
+        assert_eq!(dec("aGVsbG8="), Some(b"hello".to_vec()));
+        assert_eq!(dec("aGVsbG8"), None); // no padding: Python refuses
+        assert_eq!(dec("aGVs\nbG8="), Some(b"hello".to_vec()));
+        assert_eq!(dec("-_-_"), dec("+/+/"));
+        assert_eq!(dec("aGVsbA=="), Some(b"hell".to_vec()));
+        assert_eq!(dec("aGVsbA==junk"), Some(b"hell".to_vec())); // stops at the pad
+        assert_eq!(dec("a"), None);
+        assert_eq!(dec(""), Some(vec![]));
+    }
+
+    #[test]
     fn far_future_token_decrypts_like_python() {
         let key = MasterKey::parse(SPEC_KEY).unwrap();
         let t = key.encrypt_at(b"JBSWY3DPEHPK3PXP", u64::MAX);
         assert_eq!(key.decrypt(&t).unwrap().as_slice(), b"JBSWY3DPEHPK3PXP");
-        assert_eq!(token_timestamp(&t), Some(u64::MAX));
+        assert_eq!(key.decrypt_timed(&t).unwrap().0, u64::MAX);
     }
 }

@@ -16,11 +16,16 @@ pub struct Secret {
     bytes: Zeroizing<Vec<u8>>,
 }
 
+/// The shortest secret the app's pyotp accepts (2.12 refuses anything under
+/// 112 bits with a ValueError, so the app's login fails for that user).
+pub const APP_MIN_BITS: usize = 112;
+
 /// Why a stored or given secret is not a usable base32 secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretProblem {
     Empty,
     NotBase32,
+    TooShort { bits: usize },
 }
 
 impl std::fmt::Display for SecretProblem {
@@ -28,6 +33,10 @@ impl std::fmt::Display for SecretProblem {
         match self {
             SecretProblem::Empty => write!(f, "the secret is empty"),
             SecretProblem::NotBase32 => write!(f, "the secret is not base32 (A-Z, 2-7)"),
+            SecretProblem::TooShort { bits } => write!(
+                f,
+                "the secret has {bits} bits and the app's pyotp refuses secrets under {APP_MIN_BITS}: the user cannot log in"
+            ),
         }
     }
 }
@@ -84,10 +93,17 @@ impl Secret {
         Ok(Secret { text, bytes })
     }
 
-    /// Parses the plaintext of a stored token (UTF-8 bytes of the base32 text).
+    /// Parses the plaintext of a stored token (UTF-8 bytes of the base32
+    /// text), refusing what the app could not use either.
     pub fn from_plaintext(plain: &[u8]) -> Result<Secret, SecretProblem> {
         let text = std::str::from_utf8(plain).map_err(|_| SecretProblem::NotBase32)?;
-        Secret::parse(text)
+        let secret = Secret::parse(text)?;
+        if secret.bits() < APP_MIN_BITS {
+            return Err(SecretProblem::TooShort {
+                bits: secret.bits(),
+            });
+        }
+        Ok(secret)
     }
 
     pub fn as_str(&self) -> &str {
@@ -100,9 +116,9 @@ impl Secret {
     }
 
     fn totp(&self, skew: u16) -> totp_rs::Totp {
-        // Non-compliant build: totp-rs refuses secrets under 128 bits, but a
-        // stored secret is the app's to judge (pyotp's own floor is 112 bits in
-        // recent versions, none in older ones); `doctor` reports weak secrets.
+        // Non-compliant build: totp-rs refuses secrets under 128 bits, but the
+        // app's floor is pyotp's (APP_MIN_BITS, checked when a stored secret is
+        // read); `doctor` reports the ones between the two as weak.
         totp_rs::Builder::new()
             .with_algorithm(totp_rs::Algorithm::SHA1)
             .with_digits(DIGITS as u8)

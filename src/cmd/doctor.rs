@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::crypto::MasterKey;
 use crate::db::{AuditEntry, Place, Stored, TokenRow};
 use crate::error::{Error, Exit, Result};
-use crate::totp::Secret;
+use crate::totp::{Secret, SecretProblem};
 use crate::{clock, note, ui};
 
 /// Findings listed in full before the rest are only counted.
@@ -100,6 +100,11 @@ fn examine(
         return Some((Key, "does-not-decrypt", "the token does not decrypt with this master key (written under another key? rotate-key --old-key-file fixes stragglers)".into()));
     };
     match Secret::from_plaintext(&plain) {
+        Err(p @ SecretProblem::TooShort { .. }) => Some((
+            Key,
+            "too-short",
+            format!("the token decrypts, but {p}; disable and re-enroll"),
+        )),
         Err(p) => Some((Key, "not-base32", format!("the token decrypts, but {p}"))),
         Ok(s) if s.bits() < 128 => Some((
             State,

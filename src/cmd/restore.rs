@@ -8,7 +8,8 @@ use super::Run;
 use super::rotate_key::PAGE;
 use crate::backup::{Entry, Reader};
 use crate::cli::Restore;
-use crate::config::Config;
+use crate::config::{Config, read_key_file};
+use crate::crypto::decrypting_key;
 use crate::db::AuditEntry;
 use crate::error::{Error, Result};
 use crate::{note, ui};
@@ -32,13 +33,16 @@ fn for_each_page(reader: &mut Reader, mut f: impl FnMut(Vec<Entry>) -> Result<()
 
 impl Run for Restore {
     fn run(&self, cfg: &Config) -> Result<()> {
-        let key = cfg.master_key()?;
+        let mut keys = vec![cfg.master_key()?];
+        for path in &self.old_key_file {
+            keys.push(read_key_file(path, "--old-key-file")?);
+        }
         ui::require_confirmable(self.yes)?;
         let (mut total, mut failed, mut named) = (0u64, 0u64, Vec::new());
         for_each_page(&mut Reader::open(&self.backup, &cfg.schema)?, |page| {
             let bad: Vec<&Entry> = page
                 .par_iter()
-                .filter(|e| key.decrypt(&e.token).is_none())
+                .filter(|e| decrypting_key(&e.token, &keys).is_none())
                 .collect();
             total += page.len() as u64;
             failed += bad.len() as u64;
@@ -51,7 +55,7 @@ impl Run for Restore {
         })?;
         if failed > 0 {
             return Err(Error::key(format!(
-                "{failed} of {total} tokens in the backup do not decrypt with this master key ({}{}); restore needs the key the backup was made under (the old key); nothing was changed",
+                "{failed} of {total} tokens in the backup do not decrypt with the keys given ({}{}); restore needs the key the backup was made under (the old key, plus any --old-key-file the rotation used); nothing was changed",
                 named.join(", "),
                 if failed > named.len() as u64 {
                     ", ..."

@@ -71,9 +71,9 @@ impl Tally {
         (self.failed > 0).then(|| {
             let more = self.failed - self.named.len() as u64;
             Error::key(format!(
-                "{} stored token{} decrypt under no old key: {}{}; nothing was changed: pass the key they were written with as --old-key-file, or see mex2fa doctor",
-                self.failed,
-                if self.failed == 1 { " does not" } else { "s do not" },
+                "{} decrypt{} under none of the old keys: {}{}; nothing was changed: pass the key they were written with as --old-key-file, or see mex2fa doctor",
+                ui::count(self.failed, "stored token"),
+                if self.failed == 1 { "s" } else { "" },
                 self.named.join(", "),
                 if more > 0 { format!(" and {more} more") } else { String::new() }
             ))
@@ -313,7 +313,9 @@ impl Run for RotateKey {
                 stream(tx.pages(place, true, PAGE), |row| rotate(row, &new, &old), |rows, outs| {
                     for (row, (class, token)) in rows.iter().zip(outs) {
                         tally.add(row, class);
-                        if let Some(b) = backup.as_mut().filter(|_| matches!(class, Class::Old | Class::New)) {
+                        // Only what changes is backed up: tokens already under the
+                        // new key stay as they are, and a restore need not open them.
+                        if let Some(b) = backup.as_mut().filter(|_| class == Class::Old) {
                             b.add(row)?;
                         }
                         if let Some(t) = token {

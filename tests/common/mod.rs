@@ -610,24 +610,10 @@ pub fn output(c: &mut Command) -> std::process::Output {
 
 /// Runs `tests/py/app.py ARGS` and returns its exit code and trimmed stdout.
 pub fn py_status(python: &Path, args: &[&str]) -> (i32, String) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/app.py");
-    let out = StdCommand::new(python)
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("run python");
-    let code = out.status.code().expect("python exited");
-    assert!(
-        code <= 2,
-        "python {args:?} crashed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        code,
-        String::from_utf8_lossy(&out.stdout)
-            .trim_end_matches('\n')
-            .to_string(),
-    )
+    let (code, stdout, stderr) = py_outcome(python, args);
+    let code = code.expect("python exited");
+    assert!(code <= 2, "python {args:?} crashed: {stderr}");
+    (code, stdout.trim_end_matches('\n').to_string())
 }
 
 impl TestEnv {
@@ -840,7 +826,7 @@ impl TestEnv {
 
 /// Runs `tests/py/app.py ARGS` and returns (exit code, stdout, stderr)
 /// whatever the outcome.
-pub fn py_status(python: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+pub fn py_outcome(python: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/app.py");
     let out = StdCommand::new(python)
         .arg(script)
@@ -900,7 +886,7 @@ pub fn py_login(
     let db = db.to_str().expect("utf8 path");
     for _ in 0..3 {
         let code = totp_now(secret);
-        match py_status(python, &["login", db, key, user, &code]) {
+        match py_outcome(python, &["login", db, key, user, &code]) {
             (Some(0), _, _) => return Ok(()),
             (Some(1), _, err) if err.trim().is_empty() => continue,
             (status, _, err) => return Err(format!("app login exit {status:?}: {err}")),
