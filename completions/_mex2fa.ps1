@@ -175,6 +175,7 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
         }
         'mex2fa;restore' {
             [CompletionResult]::new('--backup', '--backup', [CompletionResultType]::ParameterName, 'The backup file written by rotate-key')
+            [CompletionResult]::new('--old-key-file', '--old-key-file', [CompletionResultType]::ParameterName, 'A further key the backup''s tokens may be under (repeatable): a backup of a rotation that also used --old-key-file holds tokens under each')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s SQLite database file (never created by mex2fa)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')

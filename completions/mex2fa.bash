@@ -815,13 +815,17 @@ _mex2fa() {
             return 0
             ;;
         mex2fa__subcmd__restore)
-            opts="-y -q -h -V --backup --yes --db --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
+            opts="-y -q -h -V --backup --old-key-file --yes --db --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --backup)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --old-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -166,6 +166,7 @@ set edit:completion:arg-completer[mex2fa] = {|@words|
         }
         &'mex2fa;restore'= {
             cand --backup 'The backup file written by rotate-key'
+            cand --old-key-file 'A further key the backup''s tokens may be under (repeatable): a backup of a rotation that also used --old-key-file holds tokens under each'
             cand --db 'The app''s SQLite database file (never created by mex2fa)'
             cand --master-key-file 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY'
             cand --env-file 'Load settings from this file instead of ./.env (process environment wins)'

@@ -140,6 +140,7 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -s q -l quiet 
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -s V -l version -d 'Print version'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l backup -d 'The backup file written by rotate-key' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l old-key-file -d 'A further key the backup\'s tokens may be under (repeatable): a backup of a rotation that also used --old-key-file holds tokens under each' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l db -d 'The app\'s SQLite database file (never created by mex2fa)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
