@@ -637,6 +637,15 @@ impl Db {
         Ok(out)
     }
 
+    /// Lets this connection keep up to `mib` MiB of pages in memory (a
+    /// per-connection setting, nothing persistent): a rewrite of every row
+    /// then spills to the file, and syncs, far less often.
+    pub fn set_cache_mib(&self, mib: u32) -> Result<()> {
+        self.conn
+            .execute_batch(&format!("PRAGMA cache_size = -{}", mib * 1024))
+            .map_err(|e| self.err(e))
+    }
+
     /// Token rows of `place` in pages of `size`; `only_tokens` skips NULL secrets.
     pub fn pages(&self, place: Place, only_tokens: bool, size: usize) -> Result<Pages<'_>> {
         let absent = place == Place::Pending && !self.table_exists(PENDING_TABLE)?;

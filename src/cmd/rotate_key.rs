@@ -24,6 +24,10 @@ use crate::{backup, note, ui};
 
 /// Rows per page: large enough to keep both cores busy, small enough for constant memory.
 pub const PAGE: usize = 2048;
+/// SQLite page cache for the rotation: the default 2 MiB spills dirty pages
+/// (and syncs the journal) ~50 times on 200k accounts, 32 MiB a handful of
+/// times, and peak memory stays far under 64 MB even at a million accounts.
+const CACHE_MIB: u32 = 32;
 /// Undecryptable accounts named in the error before "and N more".
 const SHOWN: usize = 20;
 
@@ -303,6 +307,7 @@ impl Run for RotateKey {
             None => None,
         };
         let os_user = cfg.os_user();
+        db.set_cache_mib(CACHE_MIB)?;
         let result = db.write(|tx| {
             let (accounts, pending) = tx.count_tokens()?;
             // Pass 1: read, decrypt, re-encrypt, check; nothing is written yet.
