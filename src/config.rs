@@ -67,9 +67,31 @@ pub fn load_env_file(args: &[std::ffi::OsString]) -> Result<()> {
         Error::usage(format!(
             "cannot load {}: {}; fix the line or pass another --env-file",
             path.display(),
-            one_line(&e.to_string())
+            env_file_problem(&path, &e)
         ))
     })
+}
+
+/// What is wrong with an env file, without its content: dotenvy's own message
+/// quotes the offending line, which may be the master key's.
+fn env_file_problem(path: &Path, e: &dotenvy::Error) -> String {
+    match e {
+        dotenvy::Error::LineParse(line, _) => {
+            let start = line.lines().next().unwrap_or("").trim_end();
+            let number = std::fs::read_to_string(path).ok().and_then(|text| {
+                text.lines()
+                    .position(|l| !start.is_empty() && l.trim_end() == start)
+            });
+            match number {
+                Some(n) => format!(
+                    "line {} is not NAME=VALUE (unbalanced quotes?); its content is not shown, it may hold a secret",
+                    n + 1
+                ),
+                None => "a line is not NAME=VALUE (unbalanced quotes?); its content is not shown, it may hold a secret".into(),
+            }
+        }
+        other => one_line(&other.to_string()),
+    }
 }
 
 fn one_line(s: &str) -> String {
