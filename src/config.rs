@@ -117,6 +117,14 @@ impl Config {
             enabled: ident(&g.enabled_column, enabled.flag, enabled.var)?,
             secret: ident(&g.secret_column, secret.flag, secret.var)?,
         };
+        // SQLite takes the timeout as a C int of milliseconds (rusqlite panics past it).
+        if g.busy_timeout > i32::MAX as u64 {
+            return Err(Error::usage(format!(
+                "--busy-timeout (or MEX2FA_BUSY_TIMEOUT) {} ms is too long; the most SQLite can wait is {} ms",
+                g.busy_timeout,
+                i32::MAX
+            )));
+        }
         let key_env = std::env::var(KEY_VAR)
             .ok()
             .filter(|v| !v.trim().is_empty())
