@@ -179,7 +179,10 @@ fn base32_decode(s: &str) -> Vec<u8> {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let (mut acc, mut bits, mut out) = (0u32, 0u32, Vec::new());
     for c in s.trim_end_matches('=').bytes() {
-        let v = A.iter().position(|&a| a == c.to_ascii_uppercase()).expect("base32") as u32;
+        let v = A
+            .iter()
+            .position(|&a| a == c.to_ascii_uppercase())
+            .expect("base32") as u32;
         acc = (acc << 5) | v;
         bits += 5;
         if bits >= 8 {
@@ -240,11 +243,23 @@ fn sha1(data: &[u8]) -> [u8; 20] {
 }
 
 fn hmac_sha1(key: &[u8], msg: &[u8]) -> [u8; 20] {
-    let mut k = if key.len() > 64 { sha1(key).to_vec() } else { key.to_vec() };
+    let mut k = if key.len() > 64 {
+        sha1(key).to_vec()
+    } else {
+        key.to_vec()
+    };
     k.resize(64, 0);
-    let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).chain(msg.iter().copied()).collect();
+    let ipad: Vec<u8> = k
+        .iter()
+        .map(|b| b ^ 0x36)
+        .chain(msg.iter().copied())
+        .collect();
     let inner = sha1(&ipad);
-    let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).chain(inner.iter().copied()).collect();
+    let opad: Vec<u8> = k
+        .iter()
+        .map(|b| b ^ 0x5c)
+        .chain(inner.iter().copied())
+        .collect();
     sha1(&opad)
 }
 
@@ -286,5 +301,8 @@ pub fn py(python: &Path, args: &[&str]) -> String {
         "python {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).expect("utf8").trim_end_matches('\n').to_string()
+    String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim_end_matches('\n')
+        .to_string()
 }
