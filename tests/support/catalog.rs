@@ -7,11 +7,12 @@
 #![allow(dead_code)]
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use mex2fa::crypto::MasterKey;
 use mex2fa::totp::Secret;
@@ -113,6 +114,10 @@ pub enum DbKind {
     Empty,
     /// The first 100 bytes of a real database (a header, no pages).
     Truncated,
+    /// A named pipe: opening it for reading blocks until a writer comes.
+    Fifo,
+    /// A character device (`/dev/null`).
+    Device,
     Unset,
 }
 
@@ -707,6 +712,8 @@ fn databases(v: &mut Vec<Case>) {
         DbKind::NotSqlite,
         DbKind::Empty,
         DbKind::Truncated,
+        DbKind::Fifo,
+        DbKind::Device,
         DbKind::Unset,
     ] {
         for args in [
@@ -940,6 +947,16 @@ pub fn run(case: &Case) -> Result<Ran, String> {
                     let bytes = std::fs::read(&env.db).expect("db");
                     std::fs::write(&path, &bytes[..100]).expect("write");
                 }
+                DbKind::Fifo => {
+                    let ok = Command::new("mkfifo")
+                        .arg(&path)
+                        .status()
+                        .map_err(|e| format!("mkfifo is not available ({e})"))?;
+                    if !ok.success() {
+                        return Err("mkfifo failed".into());
+                    }
+                }
+                DbKind::Device => std::os::unix::fs::symlink("/dev/null", &path).expect("symlink"),
                 DbKind::Unset => {}
             }
             if path.is_file() {
@@ -1004,7 +1021,7 @@ pub fn run(case: &Case) -> Result<Ran, String> {
         // The binary may exit without reading: a broken pipe is fine.
         let _ = pipe.write_all(&stdin);
     }
-    let out = child.wait_with_output().expect("wait");
+    let out = wait_bounded(child);
     drop(_guard);
 
     let db_after = snapshot(&db_paths);
@@ -1026,6 +1043,48 @@ pub fn run(case: &Case) -> Result<Ran, String> {
         audit: audit_rows(&env.db),
         secrets: vec![fx.alice.clone(), fx.bob.clone()],
     })
+}
+
+/// How long a case may run before it counts as hung (and is killed).
+const HUNG: Duration = Duration::from_secs(20);
+
+/// Waits for the child, killing it if it hangs: a hung case then fails
+/// (no exit code, a note on stderr) instead of hanging the test run.
+fn wait_bounded(mut child: std::process::Child) -> Output {
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = stdout.read_to_end(&mut b);
+        b
+    });
+    let err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = stderr.read_to_end(&mut b);
+        b
+    });
+    let started = Instant::now();
+    let mut hung = false;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        if started.elapsed() > HUNG {
+            hung = true;
+            let _ = child.kill();
+            break child.wait().expect("wait");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let mut stderr = err.join().expect("stderr reader");
+    if hung {
+        stderr.extend_from_slice(b"\n(the test killed it: it hung)\n");
+    }
+    Output {
+        status,
+        stdout: out.join().expect("stdout reader"),
+        stderr,
+    }
 }
 
 /// Every row of `mex2fa_audit` as one line of text (none if the table is absent).
