@@ -202,3 +202,59 @@ fn catalog_covers_the_issue() {
         .expect("NUL case");
     assert!(nul.stdin.contains(&0), "the NUL case must carry a NUL byte");
 }
+
+/// Usernames already in the database (the app lets users pick them) with
+/// terminal escapes and line breaks: every command that prints them shows
+/// them escaped, on stdout and stderr, text and JSON alike.
+#[test]
+fn stored_hostile_usernames_are_printed_escaped() {
+    let env = common::TestEnv::new();
+    let evil = "\x1b[31mevil\x1b]0;title\x07\nmex2fa: fake line\r";
+    env.conn()
+        .execute(
+            "INSERT INTO account (username, email, password) VALUES (?1, 'e@example.com', 'pw')",
+            [evil],
+        )
+        .expect("insert");
+    let run = |args: &[&str]| {
+        let out = env.cmd().args(args).output().expect("run");
+        for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            assert!(
+                !bytes.iter().any(|&b| b == 0x1b || b == 0x07 || b == b'\r'),
+                "{args:?}: a raw control byte on {stream}: {:?}",
+                String::from_utf8_lossy(bytes)
+            );
+            assert!(
+                !String::from_utf8_lossy(bytes).contains("\nmex2fa: fake line"),
+                "{args:?}: the stored line break reached {stream}"
+            );
+        }
+        out
+    };
+    let enroll = run(&["enroll", evil, "--no-qr", "--json", "--show-secret"]);
+    assert_eq!(enroll.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&enroll.stdout).expect("one JSON document");
+    assert_eq!(
+        doc["user"], evil,
+        "JSON carries the name itself, escaped by JSON"
+    );
+    for args in [
+        &["enroll", evil, "--no-qr"][..],
+        &["status"][..],
+        &["status", "--json"][..],
+        &["doctor"][..],
+        &["log"][..],
+        &["log", "--json"][..],
+        &["confirm", evil, "--code", "12345"][..],
+        &["verify", evil, "--code", "123456"][..],
+    ] {
+        let out = run(args);
+        assert!(out.status.code().is_some(), "{args:?} died");
+        if args.contains(&"--json") {
+            let _: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        }
+    }
+    let out = run(&["disable", "--all", "--yes"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\\u{1b}[31mevil"));
+}
