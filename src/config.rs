@@ -67,7 +67,7 @@ pub fn load_env_file(args: &[std::ffi::OsString]) -> Result<()> {
         Error::usage(format!(
             "cannot load {}: {}; fix the line or pass another --env-file",
             path.display(),
-            one_line(&e.to_string())
+            env_file_problem(&path, &e)
         ))
     })
 }
@@ -88,6 +88,28 @@ pub fn drop_empty_settings() {
     for k in empty {
         // SAFETY: called at the start of `main`, before any other thread exists.
         unsafe { std::env::remove_var(k) };
+    }
+}
+
+/// What is wrong with an env file, without its content: dotenvy's own message
+/// quotes the offending line, which may be the master key's.
+fn env_file_problem(path: &Path, e: &dotenvy::Error) -> String {
+    match e {
+        dotenvy::Error::LineParse(line, _) => {
+            let start = line.lines().next().unwrap_or("").trim_end();
+            let number = std::fs::read_to_string(path).ok().and_then(|text| {
+                text.lines()
+                    .position(|l| !start.is_empty() && l.trim_end() == start)
+            });
+            match number {
+                Some(n) => format!(
+                    "line {} is not NAME=VALUE (unbalanced quotes?); its content is not shown, it may hold a secret",
+                    n + 1
+                ),
+                None => "a line is not NAME=VALUE (unbalanced quotes?); its content is not shown, it may hold a secret".into(),
+            }
+        }
+        other => one_line(&other.to_string()),
     }
 }
 
@@ -114,6 +136,14 @@ impl Config {
             enabled: ident(&g.enabled_column, enabled.flag, enabled.var)?,
             secret: ident(&g.secret_column, secret.flag, secret.var)?,
         };
+        // SQLite takes the timeout as a C int of milliseconds (rusqlite panics past it).
+        if g.busy_timeout > i32::MAX as u64 {
+            return Err(Error::usage(format!(
+                "--busy-timeout (or MEX2FA_BUSY_TIMEOUT) {} ms is too long; the most SQLite can wait is {} ms",
+                g.busy_timeout,
+                i32::MAX
+            )));
+        }
         let key_env = std::env::var(KEY_VAR)
             .ok()
             .filter(|v| !v.trim().is_empty())

@@ -97,15 +97,15 @@ impl MasterKey {
         if text.len() != KEY_TEXT_LEN {
             return Err(KeyProblem::Length { chars: text.len() });
         }
-        let bytes = Zeroizing::new(URL_SAFE.decode(text.as_bytes()).map_err(|_| {
-            // '=' in the middle, or non-canonical trailing bits.
-            KeyProblem::Alphabet {
-                position: text.find('=').map_or(KEY_TEXT_LEN, |p| p + 1),
-            }
-        })?);
-        if bytes.len() != 32 {
-            return Err(KeyProblem::Bytes { bytes: bytes.len() });
+        // Decoded as Python's Fernet decodes it (unused trailing bits ignored),
+        // then kept in the canonical form so the same key compares equal.
+        let mut bytes = Zeroizing::new([0u8; 34]);
+        let n = python_b64decode(text.as_bytes(), bytes.as_mut()).unwrap_or(0);
+        if n != 32 {
+            return Err(KeyProblem::Bytes { bytes: n });
         }
+        let bytes = &bytes[..32];
+        let text = Zeroizing::new(URL_SAFE.encode(bytes));
         let mac =
             <HmacSha256 as Mac>::new_from_slice(&bytes[..16]).expect("HMAC takes any key length");
         let aes = Aes128::new_from_slice(&bytes[16..]).expect("16-byte AES key");
@@ -320,6 +320,16 @@ mod tests {
         let std_form = SPEC_KEY.replace('-', "+").replace('_', "/");
         let a = MasterKey::parse(&format!("  {std_form}\n")).unwrap();
         assert!(a.same_as(&MasterKey::parse(SPEC_KEY).unwrap()));
+    }
+
+    #[test]
+    fn unused_trailing_bits_are_ignored_as_in_python() {
+        let odd = format!("{}5=", &SPEC_KEY[..42]);
+        assert!(
+            MasterKey::parse(&odd)
+                .unwrap()
+                .same_as(&MasterKey::parse(SPEC_KEY).unwrap())
+        );
     }
 
     #[test]

@@ -454,6 +454,12 @@ impl Db {
                     "{shown} is a directory; --db or MEX2FA_DB must name the SQLite file"
                 )));
             }
+            // A FIFO would block the open forever; a device is no database.
+            Ok(m) if !m.is_file() => {
+                return Err(Error::db(format!(
+                    "{shown} is not a regular file (a pipe, socket or device); --db or MEX2FA_DB must name the SQLite file"
+                )));
+            }
             Ok(_) => {}
         }
         let flags = match mode {
