@@ -17,12 +17,22 @@ use aes::Aes128;
 use aes::cipher::block_padding::Pkcs7;
 use aes::cipher::{BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit};
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
 
 type HmacSha256 = Hmac<Sha256>;
+
+/// The fast path for tokens in the form Python writes them (URL-safe alphabet,
+/// correct padding); anything else is decoded by [`python_b64decode`].
+const TOKEN_FAST: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical)
+        .with_decode_allow_trailing_bits(true),
+);
 
 /// version (1) + timestamp (8) + IV (16)
 const HEADER: usize = 25;
@@ -161,12 +171,18 @@ impl MasterKey {
         // Typical tokens (32-char secrets) are 140 bytes: decode on the stack.
         let mut stack = [0u8; 256];
         let mut heap;
+        let decode = |out: &mut [u8]| {
+            TOKEN_FAST
+                .decode_slice(token, out)
+                .ok()
+                .or_else(|| python_b64decode(token, out))
+        };
         let data: &mut [u8] = if token.len() / 4 * 3 + 3 <= stack.len() {
-            let n = python_b64decode(token, &mut stack)?;
+            let n = decode(&mut stack)?;
             &mut stack[..n]
         } else {
             heap = Zeroizing::new(vec![0u8; token.len() / 4 * 3 + 3]);
-            let n = python_b64decode(token, &mut heap)?;
+            let n = decode(&mut heap)?;
             &mut heap[..n]
         };
         if data.len() < HEADER + 16 + MAC || data[0] != 0x80 {

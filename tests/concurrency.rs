@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use common::{KEY, KEY2, TestEnv, now, totp_at, write_mode};
+use common::{KEY, KEY2, TestEnv, avoid_step_end, now, totp_at, write_mode, wrong_code_for};
 use mex2fa::crypto::MasterKey;
 use mex2fa::totp::Secret;
 use rusqlite::types::Value;
@@ -297,28 +297,6 @@ fn check(failures: &mut Vec<String>, what: &str, out: &Output, ok: &[i32]) {
     }
 }
 
-/// A code that none of `secrets` accepts within ±3 steps of now.
-fn wrong_code(secrets: &[&str]) -> String {
-    let t = now();
-    let near: Vec<String> = secrets
-        .iter()
-        .flat_map(|s| (0..7).map(move |i| totp_at(s, t + i * 30 - 90)))
-        .collect();
-    (0u32..)
-        .map(|n| format!("{:06}", n * 7919 % 1_000_000))
-        .find(|c| !near.contains(c))
-        .expect("a code")
-}
-
-/// Waits out the last two seconds of a TOTP step, so a code computed now is
-/// still current when a command that allows no drift checks it.
-fn avoid_step_end() {
-    let into = now() % 30;
-    if into >= 28 {
-        std::thread::sleep(Duration::from_secs(30 - into));
-    }
-}
-
 fn busy_app(journal: Journal) {
     let s = setup(journal);
     let env = &s.env;
@@ -348,7 +326,7 @@ fn busy_app(journal: Journal) {
             &["verify", "alice", "--code", &code, "--window", "1"],
             &[0],
         );
-        let wrong = wrong_code(&[&s.alice]);
+        let wrong = wrong_code_for(&[&s.alice]);
         run(
             "verify (wrong code)",
             &["verify", "alice", "--code", &wrong],

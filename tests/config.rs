@@ -10,20 +10,6 @@ use std::path::Path;
 
 use common::*;
 
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn assert_ok(out: &std::process::Output) {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout: {}\nstderr: {}",
-        stdout(out),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// The issuer in the URI that `enroll alice` prints with these settings.
 fn issuer_of(c: &mut assert_cmd::Command) -> String {
     let out = c

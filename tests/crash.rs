@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{KEY, KEY2, TestEnv, now, totp_at, write_mode};
+use common::{KEY, KEY2, TestEnv, avoid_step_end, now, totp_at, write_mode};
 use mex2fa::crypto::MasterKey;
 use mex2fa::totp::Secret;
 use rusqlite::Connection;
@@ -294,14 +294,6 @@ fn spawn(t: &Template, trial: &Trial, args: &[String]) -> std::process::Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn mex2fa")
-}
-
-/// Waits out the last seconds of a TOTP step so a code made now stays current.
-fn avoid_step_end() {
-    let into = now() % 30;
-    if into >= 27 {
-        std::thread::sleep(Duration::from_secs(30 - into));
-    }
 }
 
 /// The command line of a trial; confirm's code is made just before the start.

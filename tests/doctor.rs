@@ -597,7 +597,7 @@ fn expire(env: &TestEnv, user: &str) {
 #[test]
 fn fix_removes_expired_pending_rows_and_audits_it() {
     let env = healthy();
-    add_user(&env, "dave");
+    env.add_user("dave");
     env.enroll("carol");
     env.enroll("dave");
     expire(&env, "dave");
@@ -642,7 +642,7 @@ fn fix_removes_expired_pending_rows_and_audits_it() {
 #[test]
 fn fix_leaves_other_findings_and_reports_them() {
     let env = healthy();
-    add_user(&env, "dave");
+    env.add_user("dave");
     env.enroll("carol");
     env.enroll("dave");
     expire(&env, "carol");
@@ -658,13 +658,4 @@ fn fix_leaves_other_findings_and_reports_them() {
     let codes: Vec<String> = r.findings().into_iter().map(|f| f.1).collect();
     assert_eq!(codes, ["disabled-with-secret"]);
     assert_eq!(pending_users(&env), ["dave"]);
-}
-
-fn add_user(env: &TestEnv, user: &str) {
-    env.conn()
-        .execute(
-            "INSERT INTO account (username, email, password) VALUES (?1, ?1 || '@example.com', 'pw')",
-            [user],
-        )
-        .unwrap();
 }

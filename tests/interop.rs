@@ -52,16 +52,6 @@ fn mex_verify(python: &Path, env: &TestEnv, user: &str, secret: &str) -> std::pr
     })
 }
 
-fn assert_ok(out: &std::process::Output) {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 // -------------------------------------------------- mex2fa → the app
 
 #[test]

@@ -15,7 +15,7 @@ mod common;
 
 use std::process::Output;
 
-use common::{KEY2, TestEnv, run_with_code};
+use common::{KEY2, TestEnv, run_with_code, wrong_code};
 
 /// Usernames an attacker could register in the app: screen-clearing and
 /// color sequences, a terminal-title OSC, BEL, DEL, the 8-bit CSI (U+009B),
@@ -61,28 +61,6 @@ fn text(b: &[u8]) -> String {
     String::from_utf8(b.to_vec()).expect("UTF-8 output")
 }
 
-/// A well-formed code that matches no step within a minute of now.
-fn wrong_code(secret: &str) -> String {
-    let t = common::now();
-    let near: Vec<String> = [t - 30, t, t + 30, t + 60]
-        .iter()
-        .map(|&t| common::totp_at(secret, t))
-        .collect();
-    (0..)
-        .map(|n| format!("{:06}", n * 111_111 % 1_000_000))
-        .find(|c| !near.contains(c))
-        .unwrap()
-}
-
-fn add_user(env: &TestEnv, name: &str) {
-    env.conn()
-        .execute(
-            "INSERT INTO account (username, email, password) VALUES (?1, 'x@example.com', 'pw')",
-            [name],
-        )
-        .expect("insert");
-}
-
 /// Runs `mex2fa ARGS` (with the hostile OS user) and returns the output.
 fn run(env: &TestEnv, args: &[&str]) -> Output {
     env.cmd()
@@ -96,7 +74,7 @@ fn run(env: &TestEnv, args: &[&str]) -> Output {
 fn usernames_from_the_database_are_printed_escaped() {
     let env = TestEnv::new();
     for name in HOSTILE {
-        add_user(&env, name);
+        env.add_user(name);
     }
     let enabled = HOSTILE[0];
     let secret = env.enable_any_step(enabled);
@@ -186,7 +164,7 @@ fn usernames_from_the_database_are_printed_escaped() {
 fn json_output_escapes_every_control_character_and_round_trips() {
     let env = TestEnv::new();
     for name in HOSTILE {
-        add_user(&env, name);
+        env.add_user(name);
     }
     env.enroll(HOSTILE[1]);
     for args in [
@@ -713,7 +691,7 @@ fn on_terminal(env: &TestEnv, cols: u16, args: &str) -> Option<String> {
 fn tables_fit_the_terminal_width() {
     let env = TestEnv::new();
     let long = "a-very-long-username-that-a-person-could-register-in-the-app-x";
-    add_user(&env, long);
+    env.add_user(long);
     env.enroll(long);
     for cols in [60u16, 100] {
         for cmd in ["status", "log"] {

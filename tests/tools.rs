@@ -11,20 +11,6 @@ use base64::Engine;
 use common::*;
 use serde_json::Value as Json;
 
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn assert_ok(out: &std::process::Output) {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout: {}\nstderr: {}",
-        stdout(out),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn run_json(c: &mut assert_cmd::Command) -> Json {
     let out = c.output().unwrap();
     assert_ok(&out);

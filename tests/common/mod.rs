@@ -572,14 +572,20 @@ pub fn at_step(
 /// A well-formed code that `secret` gives at no step within ±3 of now, so it
 /// is refused whatever step the binary sees.
 pub fn wrong_code(secret: &str) -> String {
+    wrong_code_for(&[secret])
+}
+
+/// A well-formed code that matches none of `secrets` within ±3 steps of now.
+pub fn wrong_code_for(secrets: &[&str]) -> String {
     let t = now();
-    let near: Vec<String> = (0..=6u64)
-        .map(|i| totp_at(secret, (t + i * 30).saturating_sub(90)))
+    let near: Vec<String> = secrets
+        .iter()
+        .flat_map(|s| (0..=6u64).map(move |i| totp_at(s, (t + i * 30).saturating_sub(90))))
         .collect();
-    (0..10u32)
-        .map(|d| d.to_string().repeat(6))
+    (0u32..)
+        .map(|n| format!("{:06}", n * 7919 % 1_000_000))
         .find(|c| !near.contains(c))
-        .expect("ten candidates, seven steps")
+        .expect("a code")
 }
 
 /// Asserts the shape of every failure: exit `code`, nothing on stdout and
@@ -986,4 +992,51 @@ pub fn fernet_encrypt_at(key: &str, plaintext: &str, timestamp: u64) -> String {
     fernet::Fernet::new(key)
         .expect("key")
         .encrypt_at_time(plaintext.as_bytes(), timestamp)
+}
+
+// ---------------------------------------------------------------------------
+// Small helpers shared by the test files.
+
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The exit code, with both streams in the message when it differs.
+pub fn assert_code(out: &std::process::Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+pub fn assert_ok(out: &std::process::Output) {
+    assert_code(out, 0);
+}
+
+/// Waits out the last seconds of a TOTP step, so a code computed now is
+/// still current when the command that uses it runs.
+pub fn avoid_step_end() {
+    let into = now() % 30;
+    if into >= 27 {
+        std::thread::sleep(std::time::Duration::from_secs(30 - into));
+    }
+}
+
+impl TestEnv {
+    /// Adds an account the way the app's sign-up would.
+    pub fn add_user(&self, user: &str) {
+        self.conn()
+            .execute(
+                "INSERT INTO account (username, email, password) VALUES (?1, ?1 || '@example.com', 'pw')",
+                [user],
+            )
+            .expect("insert");
+    }
 }
