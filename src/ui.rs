@@ -117,21 +117,48 @@ pub fn out(text: &str) {
 /// can never drive it. Outside strings JSON text is plain ASCII, so the
 /// replacement cannot change the document's meaning.
 pub fn json(value: &serde_json::Value) {
-    let is_raw_control = |c: char| ('\u{7f}'..='\u{9f}').contains(&c);
-    let mut text = value.to_string();
-    if text.contains(is_raw_control) {
-        text = text
-            .chars()
-            .map(|c| {
-                if is_raw_control(c) {
-                    format!("\\u{:04x}", u32::from(c))
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect();
+    out(&format!("{}\n", json_text(value)));
+}
+
+/// Prints one JSON array on stdout, item by item, so a table of a million
+/// accounts never exists in memory as one document.
+pub fn json_array(items: impl Iterator<Item = serde_json::Value>) {
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut write = |text: &str| {
+        if stdout.write_all(text.as_bytes()).is_err() {
+            std::process::exit(0);
+        }
+    };
+    write("[");
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            write(",");
+        }
+        write(&json_text(&item));
     }
-    out(&format!("{text}\n"));
+    write("]\n");
+    if stdout.flush().is_err() {
+        std::process::exit(0);
+    }
+}
+
+/// Compact JSON with DEL and the C1 controls escaped too: serde_json leaves
+/// them raw, and U+009B is an 8-bit CSI to some terminals.
+fn json_text(value: &serde_json::Value) -> String {
+    let is_raw_control = |c: char| ('\u{7f}'..='\u{9f}').contains(&c);
+    let text = value.to_string();
+    if !text.contains(is_raw_control) {
+        return text;
+    }
+    text.chars()
+        .map(|c| {
+            if is_raw_control(c) {
+                format!("\\u{:04x}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// A table sized to the terminal (or unconstrained when piped).

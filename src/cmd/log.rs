@@ -23,20 +23,16 @@ impl Run for Log {
         let db = cfg.open_read()?;
         let rows = db.audit_log(self.user.as_deref(), since, self.limit)?;
         if cfg.json {
-            let list: Vec<_> = rows
-                .iter()
-                .map(|r| {
-                    serde_json::json!({
-                        "at": r.at,
-                        "os_user": r.os_user,
-                        "action": r.action,
-                        "id": r.account_id.as_ref().map(|i| i.to_json()),
-                        "user": r.user,
-                        "detail": r.detail,
-                    })
+            ui::json_array(rows.iter().map(|r| {
+                serde_json::json!({
+                    "at": r.at,
+                    "os_user": r.os_user,
+                    "action": r.action,
+                    "id": r.account_id.as_ref().map(|i| i.to_json()),
+                    "user": r.user,
+                    "detail": r.detail,
                 })
-                .collect();
-            ui::json(&serde_json::Value::Array(list));
+            }));
             return Ok(());
         }
         let mut table = ui::table(&["at (UTC)", "by", "action", "id", "user", "detail"]);

@@ -12,18 +12,14 @@ impl Run for Status {
         let rows = db.status(self.user.as_deref())?;
         let now = clock::now() as i64;
         if cfg.json {
-            let list: Vec<_> = rows
-                .iter()
-                .map(|r| {
-                    serde_json::json!({
-                        "id": r.id.to_json(),
-                        "user": r.user,
-                        "enabled": r.enabled,
-                        "pending": r.pending_expires_at.is_some_and(|t| t > now),
-                    })
+            ui::json_array(rows.iter().map(|r| {
+                serde_json::json!({
+                    "id": r.id.to_json(),
+                    "user": r.user,
+                    "enabled": r.enabled,
+                    "pending": r.pending_expires_at.is_some_and(|t| t > now),
                 })
-                .collect();
-            ui::json(&serde_json::Value::Array(list));
+            }));
             return Ok(());
         }
         let mut table = ui::table(&["id", "user", "2fa", "pending"]);
