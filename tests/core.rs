@@ -40,6 +40,17 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
+/// `secret`'s code at `t`, unless that is also `other`'s code; then a code
+/// wrong for `other`. Either way, one that `other` refuses.
+fn code_unlike(secret: &str, other: &str, t: u64) -> String {
+    let code = totp_at(secret, t);
+    if code == totp_at(other, t) {
+        wrong_code(other)
+    } else {
+        code
+    }
+}
+
 fn pending_count(env: &TestEnv) -> i64 {
     let exists = env.sql_i64(
         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'mex2fa_pending'",
@@ -137,13 +148,12 @@ fn enroll_keeps_an_encrypted_pending_secret_and_leaves_the_account_alone() {
     assert_eq!(pending_count(&env), 1);
     let out = at_step(1, |t| {
         let mut c = env.cmd();
-        let code = totp_at(secret, t);
-        let code = if code == totp_at(&second, t) {
-            wrong_code(&second)
-        } else {
-            code
-        };
-        c.args(["confirm", "alice", "--code", &code]);
+        c.args([
+            "confirm",
+            "alice",
+            "--code",
+            &code_unlike(secret, &second, t),
+        ]);
         output(&mut c)
     });
     assert_code(&out, 1);
@@ -264,13 +274,7 @@ fn enroll_of_an_enabled_user_needs_force_and_the_old_secret_works_until_confirm(
     assert_code(&verify_at(&env, &old, 0, &[], 0), 0);
     let out = at_step(1, |t| {
         let mut c = env.cmd();
-        let code = totp_at(&new, t);
-        let code = if code == totp_at(&old, t) {
-            wrong_code(&old)
-        } else {
-            code
-        };
-        c.args(["verify", "alice", "--code", &code]);
+        c.args(["verify", "alice", "--code", &code_unlike(&new, &old, t)]);
         output(&mut c)
     });
     assert_code(&out, 1);

@@ -12,8 +12,12 @@
 //! 4. `totp::provisioning_uri` round-trips any name and issuer through an
 //!    otpauth parser of our own (`support/otpauth.rs`).
 
+#[path = "support/models.rs"]
+mod models;
 #[path = "support/otpauth.rs"]
 mod otpauth;
+
+use models::{base32, code_model, key_model};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
@@ -31,54 +35,6 @@ fn config(cases: u32) -> ProptestConfig {
         failure_persistence: None,
         ..ProptestConfig::default()
     }
-}
-
-/// The rule for codes, written out independently.
-fn code_model(input: &str) -> Option<String> {
-    let trimmed = input.trim_matches(|c| c == '\n' || c == '\r');
-    let digits: String = trimmed.chars().filter(|&c| c != ' ').collect();
-    (digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
-}
-
-/// The rule for keys: trimmed, either alphabet, 44 padded chars, 32 bytes.
-fn key_model(input: &str) -> Option<[u8; 32]> {
-    let t: String = input
-        .trim()
-        .chars()
-        .map(|c| match c {
-            '+' => '-',
-            '/' => '_',
-            c => c,
-        })
-        .collect();
-    if t.len() != 44 {
-        return None;
-    }
-    // Python ignores the unused low bits of the last character.
-    const LENIENT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
-        &base64::alphabet::URL_SAFE,
-        base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
-    );
-    LENIENT.decode(t.as_bytes()).ok()?.try_into().ok()
-}
-
-/// Base32 (RFC 4648, no padding) of `bytes`, for secrets from raw bytes.
-fn base32(bytes: &[u8]) -> String {
-    const A: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut out, mut acc, mut bits) = (String::new(), 0u32, 0u32);
-    for &b in bytes {
-        acc = (acc << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(A[((acc >> bits) & 31) as usize] as char);
-        }
-        acc &= (1 << bits) - 1;
-    }
-    if bits > 0 {
-        out.push(A[((acc << (5 - bits)) & 31) as usize] as char);
-    }
-    out
 }
 
 /// A Fernet token with a valid HMAC over any body: reaches the AES and

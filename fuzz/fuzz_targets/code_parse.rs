@@ -3,15 +3,16 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+
+#[path = "../../tests/support/models.rs"]
+mod models;
 use mex2fa::totp::Code;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(input) = std::str::from_utf8(data) else {
         return;
     };
-    let trimmed = input.trim_matches(|c| c == '\n' || c == '\r');
-    let digits: String = trimmed.chars().filter(|&c| c != ' ').collect();
-    let model = (digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits);
+    let model = models::code_model(input);
     let got = Code::parse(input).ok().map(|c| c.as_str().to_string());
     assert_eq!(got, model, "{input:?}");
 });

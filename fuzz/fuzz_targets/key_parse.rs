@@ -1,30 +1,22 @@
 //! `crypto::MasterKey::parse` on any text: never panics, and accepts exactly
-//! 44 padded base64 characters (either alphabet, whitespace around) of 32
-//! bytes; an accepted key is the same key as its canonical spelling.
+//! what `models::key_model` accepts (44 padded base64 characters, either
+//! alphabet, whitespace around, 32 bytes); an accepted key is the same key as
+//! its canonical spelling.
 #![no_main]
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;
 use libfuzzer_sys::fuzz_target;
+
+#[path = "../../tests/support/models.rs"]
+mod models;
 use mex2fa::crypto::MasterKey;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(input) = std::str::from_utf8(data) else {
         return;
     };
-    let mapped: String = input
-        .trim()
-        .chars()
-        .map(|c| match c {
-            '+' => '-',
-            '/' => '_',
-            c => c,
-        })
-        .collect();
-    let model: Option<Vec<u8>> = (mapped.len() == 44)
-        .then(|| URL_SAFE.decode(mapped.as_bytes()).ok())
-        .flatten()
-        .filter(|b| b.len() == 32);
+    let model = models::key_model(input);
     let parsed = MasterKey::parse(input);
     assert_eq!(parsed.is_ok(), model.is_some(), "{input:?}");
     if let (Ok(key), Some(bytes)) = (parsed, model) {

@@ -3,29 +3,15 @@
 //! same name, issuer and secret.
 #![no_main]
 
+#[path = "../../tests/support/models.rs"]
+mod models;
 #[path = "../../tests/support/otpauth.rs"]
 mod otpauth;
 
+use models::base32;
+
 use libfuzzer_sys::fuzz_target;
 use mex2fa::totp::{Secret, provisioning_uri};
-
-fn base32(bytes: &[u8]) -> String {
-    const A: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut out, mut acc, mut bits) = (String::new(), 0u32, 0u32);
-    for &b in bytes {
-        acc = (acc << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(A[((acc >> bits) & 31) as usize] as char);
-        }
-        acc &= (1 << bits) - 1;
-    }
-    if bits > 0 {
-        out.push(A[((acc << (5 - bits)) & 31) as usize] as char);
-    }
-    out
-}
 
 fuzz_target!(|input: (String, String, [u8; 20])| {
     let (name, issuer, raw) = input;
