@@ -280,6 +280,31 @@ fn mex(env: &TestEnv, key: &str, args: &[&str]) -> Output {
     c.args(args).output().expect("run mex2fa")
 }
 
+/// One round of mex2fa commands beside the app, recording what goes wrong.
+struct Round<'a> {
+    app: &'a App,
+    env: &'a TestEnv,
+    key: &'a str,
+    label: String,
+    failures: &'a mut Vec<String>,
+    runs: &'a mut usize,
+}
+
+impl Round<'_> {
+    /// Lets the app take a few steps, then runs mex2fa and records the outcome.
+    fn run(&mut self, what: &str, args: &[&str], ok: &[i32]) -> Output {
+        self.app.wait_steps(3);
+        let out = mex(self.env, self.key, args);
+        self.record(what, &out, ok);
+        out
+    }
+
+    fn record(&mut self, what: &str, out: &Output, ok: &[i32]) {
+        check(self.failures, &format!("{}: {what}", self.label), out, ok);
+        *self.runs += 1;
+    }
+}
+
 /// Records what is wrong with one run.
 fn check(failures: &mut Vec<String>, what: &str, out: &Output, ok: &[i32]) {
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -308,31 +333,27 @@ fn busy_app(journal: Journal) {
     let mut keys = [(KEY, &s.key1_file), (KEY2, &s.key2_file)];
     for round in 0..ROUNDS {
         let key = keys[0].0;
-        let mut run = |what: &str, args: &[&str], ok: &[i32]| -> Output {
-            app.wait_steps(3);
-            let out = mex(env, key, args);
-            check(
-                &mut failures,
-                &format!("{journal:?} round {round}: {what}"),
-                &out,
-                ok,
-            );
-            runs += 1;
-            out
+        let mut r = Round {
+            app: &app,
+            env,
+            key,
+            label: format!("{journal:?} round {round}"),
+            failures: &mut failures,
+            runs: &mut runs,
         };
         let code = totp_at(&s.alice, now());
-        run(
+        r.run(
             "verify (right code)",
             &["verify", "alice", "--code", &code, "--window", "1"],
             &[0],
         );
         let wrong = wrong_code_for(&[&s.alice]);
-        run(
+        r.run(
             "verify (wrong code)",
             &["verify", "alice", "--code", &wrong],
             &[1],
         );
-        let out = run(
+        let out = r.run(
             "enroll",
             &["enroll", "carol", "--no-qr", "--json", "--show-secret"],
             &[0],
@@ -347,30 +368,12 @@ fn busy_app(journal: Journal) {
             let out = mex(env, key, &["confirm", "carol", "--code", &code]);
             // 1 only if a step boundary passed while it ran.
             let ok: &[i32] = if now() / 30 == step { &[0] } else { &[0, 1] };
-            check(
-                &mut failures,
-                &format!("{journal:?} round {round}: confirm"),
-                &out,
-                ok,
-            );
-            runs += 1;
+            r.record("confirm", &out, ok);
         }
-        let mut run = |what: &str, args: &[&str], ok: &[i32]| {
-            app.wait_steps(3);
-            let out = mex(env, key, args);
-            check(
-                &mut failures,
-                &format!("{journal:?} round {round}: {what}"),
-                &out,
-                ok,
-            );
-            runs += 1;
-            out
-        };
-        run("status", &["status", "--json"], &[0]);
-        run("disable", &["disable", "carol", "--yes"], &[0]);
+        r.run("status", &["status", "--json"], &[0]);
+        r.run("disable", &["disable", "carol", "--yes"], &[0]);
         let new_file = keys[1].1.to_str().expect("utf-8 path").to_string();
-        let out = run(
+        let out = r.run(
             "rotate-key",
             &["rotate-key", "--new-key-file", &new_file, "--yes"],
             &[0],

@@ -782,18 +782,20 @@ impl TestEnv {
     /// the secret (whose NULL-ness is kept), and the pending rows' other columns.
     pub fn other_columns(&self) -> Vec<String> {
         let conn = self.conn();
-        let mut out: Vec<String> = conn
-            .prepare(
-                "SELECT quote(accountid) || '|' || quote(username) || '|' || quote(email) || '|'
-                        || quote(password) || '|' || quote(twofa_enabled) || '|'
-                        || (twofa_secret IS NULL)
-                 FROM account ORDER BY accountid",
-            )
-            .expect("prepare")
-            .query_map([], |r| r.get(0))
-            .expect("query")
-            .collect::<rusqlite::Result<_>>()
-            .expect("rows");
+        let strings = |sql: &str| -> Vec<String> {
+            conn.prepare(sql)
+                .expect("prepare")
+                .query_map([], |r| r.get(0))
+                .expect("query")
+                .collect::<rusqlite::Result<_>>()
+                .expect("rows")
+        };
+        let mut out = strings(
+            "SELECT quote(accountid) || '|' || quote(username) || '|' || quote(email) || '|'
+                    || quote(password) || '|' || quote(twofa_enabled) || '|'
+                    || (twofa_secret IS NULL)
+             FROM account ORDER BY accountid",
+        );
         let has_pending: i64 = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE name = 'mex2fa_pending'",
@@ -802,18 +804,11 @@ impl TestEnv {
             )
             .expect("sqlite_master");
         if has_pending > 0 {
-            let pending: Vec<String> = conn
-                .prepare(
-                    "SELECT 'pending|' || quote(account_id) || '|' || quote(created_at) || '|'
-                            || quote(expires_at)
-                     FROM mex2fa_pending ORDER BY account_id",
-                )
-                .expect("prepare")
-                .query_map([], |r| r.get(0))
-                .expect("query")
-                .collect::<rusqlite::Result<_>>()
-                .expect("rows");
-            out.extend(pending);
+            out.extend(strings(
+                "SELECT 'pending|' || quote(account_id) || '|' || quote(created_at) || '|'
+                        || quote(expires_at)
+                 FROM mex2fa_pending ORDER BY account_id",
+            ));
         }
         out
     }
