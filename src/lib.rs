@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod files;
 pub mod qr;
+pub mod spool;
 pub mod totp;
 pub mod ui;
 
