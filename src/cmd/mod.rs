@@ -13,6 +13,8 @@ mod rotate_key;
 mod status;
 mod verify;
 
+use std::sync::mpsc::sync_channel;
+
 use rayon::prelude::*;
 
 use crate::cli::Command;
@@ -46,38 +48,44 @@ impl Run for Command {
     }
 }
 
-/// Streams every page of `pages` through `compute` (on all cores) and hands
-/// each page with its results to `consume` (on this thread), overlapping the
-/// two: page k+1 is computed while page k is consumed and k+2 is read.
+/// Streams every page of `pages` through `compute` (on all cores) and then
+/// `consume`, as a pipeline of three threads: while this one reads page k+2
+/// from SQLite, page k+1 is computed and page k consumed. Pages are consumed
+/// in order; the first error (from any stage) stops the others.
 pub fn stream<T: Send>(
     mut pages: Pages<'_>,
     compute: impl Fn(&TokenRow) -> T + Sync,
-    mut consume: impl FnMut(Vec<TokenRow>, Vec<T>) -> Result<()>,
+    mut consume: impl FnMut(Vec<TokenRow>, Vec<T>) -> Result<()> + Send,
 ) -> Result<()> {
     let compute = &compute;
-    let mut next = pages.next_page()?;
-    let mut ready: Option<(Vec<TokenRow>, Vec<T>)> = None;
-    while next.is_some() || ready.is_some() {
-        let rows = next.take();
-        let (computed, consumed, read) = std::thread::scope(|s| {
-            let worker = rows
-                .as_ref()
-                .map(|r| s.spawn(move || r.par_iter().map(compute).collect::<Vec<T>>()));
-            let consumed = ready.take().map_or(Ok(()), |(r, out)| consume(r, out));
-            let read = match (&consumed, &rows) {
-                (Ok(()), Some(_)) => pages.next_page(),
-                _ => Ok(None),
-            };
-            let computed = worker.map(|w| w.join().expect("a crypto worker panicked"));
-            (computed, consumed, read)
+    std::thread::scope(|s| {
+        let (to_compute, computing) = sync_channel::<Vec<TokenRow>>(2);
+        let (to_consume, consuming) = sync_channel::<(Vec<TokenRow>, Vec<T>)>(2);
+        s.spawn(move || {
+            for rows in computing {
+                let out = rows.par_iter().map(compute).collect();
+                if to_consume.send((rows, out)).is_err() {
+                    return;
+                }
+            }
         });
-        consumed?;
-        next = read?;
-        if let (Some(r), Some(out)) = (rows, computed) {
-            ready = Some((r, out));
-        }
-    }
-    Ok(())
+        // A failed consumer hangs up, which stops the computer, which stops the reader.
+        let consumer = s.spawn(move || consuming.into_iter().try_for_each(|(r, o)| consume(r, o)));
+        let read = loop {
+            match pages.next_page() {
+                Ok(Some(rows)) => {
+                    if to_compute.send(rows).is_err() {
+                        break Ok(());
+                    }
+                }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        drop(to_compute);
+        let consumed = consumer.join().expect("a consumer thread panicked");
+        consumed.and(read)
+    })
 }
 
 /// Parses a `--code` value given on the command line (exit 2 when malformed).
