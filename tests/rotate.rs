@@ -497,6 +497,128 @@ fn stragglers_under_two_old_keys_and_already_new() {
 // ---------------------------------------------------------------------------
 // One bad token among many: nothing is written, the accounts are named.
 
+/// Every row of `db`'s account table, ids and all columns rendered with
+/// `quote()`, in id order.
+fn dump(db: &Path) -> Vec<Vec<String>> {
+    let conn = Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT quote(accountid), quote(username), quote(email), quote(password),
+                    quote(twofa_enabled), quote(twofa_secret), typeof(twofa_secret)
+             FROM account ORDER BY accountid",
+        )
+        .unwrap();
+    stmt.query_map([], |r| (0..7).map(|i| r.get(i)).collect())
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+/// The writes follow the table's storage order in one statement when that is
+/// id order, and fall back to a statement per row for whatever it is not:
+/// integer ids that are not the rowid and are stored backwards, and text ids.
+/// Rows in between that hold no token, an empty one, or one already under the
+/// new key are skipped. Every way, each old token ends up under the new key
+/// with its plaintext and timestamp, and nothing else of any row changes.
+#[test]
+fn every_storage_order_rotates_every_token_and_nothing_else() {
+    let env = TestEnv::new();
+    let new_key = env.write_key("new.key", KEY2);
+    let layouts = [
+        ("INTEGER PRIMARY KEY", false),
+        ("INT PRIMARY KEY", true),
+        ("TEXT PRIMARY KEY", true),
+    ];
+    for (n, (id_decl, backwards)) in layouts.into_iter().enumerate() {
+        let db = env.path(&format!("order{n}.db"));
+        let mut conn = Connection::open(&db).unwrap();
+        conn.execute_batch(&format!(
+            "CREATE TABLE account (accountid {id_decl}, username TEXT UNIQUE NOT NULL,
+                 email TEXT, password TEXT, twofa_enabled INTEGER DEFAULT 0, twofa_secret BLOB);"
+        ))
+        .unwrap();
+        let tx = conn.transaction().unwrap();
+        let count = 300u64;
+        let order: Vec<u64> = if backwards {
+            (0..count).rev().collect()
+        } else {
+            (0..count).collect()
+        };
+        for i in order {
+            let id = if id_decl.starts_with("TEXT") {
+                rusqlite::types::Value::Text(format!("m-{i:04}"))
+            } else {
+                rusqlite::types::Value::Integer(i as i64 + 1)
+            };
+            let secret = match i % 10 {
+                3 => rusqlite::types::Value::Null,
+                5 => rusqlite::types::Value::Blob(Vec::new()),
+                7 => {
+                    rusqlite::types::Value::Blob(fernet_encrypt(KEY2, &secret_for(i)).into_bytes())
+                }
+                _ => rusqlite::types::Value::Blob(
+                    fernet_encrypt_at(KEY, &secret_for(i), OLD_TIME + i).into_bytes(),
+                ),
+            };
+            tx.execute(
+                "INSERT INTO account VALUES (?1, ?2, ?2 || '@example.com', 'pw', ?3, ?4)",
+                rusqlite::params![id, format!("user{i}"), i64::from(i % 10 != 3), secret],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+        drop(conn);
+        let before = dump(&db);
+        env.cmd()
+            .env("MEX2FA_DB", &db)
+            .args(rotate_args(&new_key, &["--yes"]))
+            .assert()
+            .success()
+            .stdout(contains(
+                "rotated 210 secrets (210 accounts, 0 pending) to the new key; 30 already under it",
+            ));
+        let after = dump(&db);
+        assert_eq!(before.len(), after.len());
+        for (b, a) in before.iter().zip(&after) {
+            let i: u64 = b[1]
+                .trim_matches('\'')
+                .trim_start_matches("user")
+                .parse()
+                .unwrap();
+            assert_eq!(
+                b[..5],
+                a[..5],
+                "{id_decl}: other columns of user{i} changed"
+            );
+            assert_eq!(b[6], a[6], "{id_decl}: storage type of user{i} changed");
+            if matches!(i % 10, 3 | 5 | 7) {
+                assert_eq!(b[5], a[5], "{id_decl}: user{i} was not to be touched");
+                continue;
+            }
+            let token: Vec<u8> = Connection::open(&db)
+                .unwrap()
+                .query_row(
+                    "SELECT twofa_secret FROM account WHERE username = ?1",
+                    [format!("user{i}")],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            let token = String::from_utf8(token).unwrap();
+            assert_eq!(
+                fernet_plaintext(KEY2, &token).as_deref(),
+                Some(secret_for(i).as_str()),
+                "{id_decl}: user{i}"
+            );
+            assert_eq!(
+                token_header(&token)[1..],
+                (OLD_TIME + i).to_be_bytes(),
+                "{id_decl}: user{i}'s timestamp"
+            );
+        }
+        integrity_ok(&db);
+    }
+}
+
 /// `n` accounts user0.. with app-style BLOB tokens under `KEY`, except those
 /// in `bad`, under KEY3 (which the rotation is not given).
 fn many(n: usize, bad: &[usize]) -> (TestEnv, PathBuf) {

@@ -3,31 +3,44 @@
 //!
 //! Everything happens inside one `BEGIN IMMEDIATE` transaction, so a crash at
 //! any moment leaves the database wholly under the old key or wholly under the
-//! new one. Pass 1 only reads: it decrypts every token, re-encrypts it, proves
-//! the new token decrypts, and spools the result to an unlinked temporary file
-//! (and the old token to the backup). One token that no key opens stops
-//! everything before the first write. Pass 2 replays the spool into SQLite.
-//! Pages stream through in constant memory, crypto on all cores.
+//! new one. Pass 1 only reads: it decrypts every token, writes the backup and
+//! spools the tokens to change (see [`crate::spool`]). One token that no key
+//! opens stops everything before the first write. Pass 2 re-encrypts the
+//! spooled tokens on worker threads (proving each new token decrypts to the
+//! same secret and timestamp) while this thread writes them into SQLite, so
+//! the crypto hides behind the writes. Memory stays bounded however many
+//! accounts there are.
 
-use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, Write};
 use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
+
+use rayon::prelude::*;
 
 use super::{Run, stream};
 use crate::cli::RotateKey;
 use crate::config::{Config, read_key_file};
 use crate::crypto::{MasterKey, Reencrypted, decrypting_key, reencrypt};
-use crate::db::{AccountId, AuditEntry, Place, TokenRow};
+use crate::db::{AccountId, AuditEntry, Place, ScanFeed, TokenRow, Tx};
 use crate::error::{Error, Result};
+use crate::spool::{Spool, SpoolReader};
 use crate::{backup, note, ui};
 
 /// Rows per page: large enough to keep both cores busy, small enough for constant memory.
 pub const PAGE: usize = 2048;
-/// SQLite page cache for the rotation: the default 2 MiB spills dirty pages
-/// (and syncs the journal) ~50 times on 200k accounts, 32 MiB a handful of
-/// times, and peak memory stays far under 64 MB even at a million accounts.
-const CACHE_MIB: u32 = 32;
+/// Re-encrypted pages waiting for the writer: crypto runs ahead of SQLite.
+const AHEAD: usize = 4;
+/// SQLite page cache while writing. A rewrite of every row spills dirty pages
+/// (and syncs the journal) each time the cache fills: 2 MiB (the default)
+/// syncs ~50 times on 200k accounts, 8 MiB 14 times, 32 MiB 6 times. Where
+/// syncs are cheap, a larger cache only costs page faults (measured: 8 MiB is
+/// ~8% faster than 32 MiB on the benchmark machine); where they are dear,
+/// 14 syncs stay cheap too.
+const CACHE_MIB: u32 = 8;
+/// Spooled tokens kept in memory (~150k accounts); beyond, a temporary
+/// file. With the page cache, peak memory stays under 64 MB at any size.
+const SPOOL_MEMORY: usize = 24 << 20;
 /// Undecryptable accounts named in the error before "and N more".
 const SHOWN: usize = 20;
 
@@ -48,7 +61,8 @@ struct Tally {
     already_new: u64,
     empty: u64,
     failed: u64,
-    named: Vec<String>,
+    /// The first undecryptable rows: place, id, username (empty until looked up).
+    named: Vec<(Place, AccountId, String)>,
 }
 
 impl Tally {
@@ -65,36 +79,52 @@ impl Tally {
             Class::Undecryptable => {
                 self.failed += 1;
                 if self.named.len() < SHOWN {
-                    self.named.push(describe(row));
+                    self.named
+                        .push((row.place, row.id.clone(), row.user.clone()));
                 }
             }
         }
     }
 
+    /// Fills in the usernames a lean read left out.
+    fn name_failures(&mut self, tx: &Tx<'_>) -> Result<()> {
+        for (place, id, user) in &mut self.named {
+            if user.is_empty() {
+                *user = tx.user_of(*place, id)?;
+            }
+        }
+        Ok(())
+    }
+
     fn failure(&self) -> Option<Error> {
         (self.failed > 0).then(|| {
             let more = self.failed - self.named.len() as u64;
+            let named: Vec<String> = self
+                .named
+                .iter()
+                .map(|(place, id, user)| describe(*place, id, user))
+                .collect();
             Error::key(format!(
                 "{} decrypt{} under none of the old keys: {}{}; nothing was changed: pass the key they were written with as --old-key-file, or see mex2fa doctor",
                 ui::count(self.failed, "stored token"),
                 if self.failed == 1 { "s" } else { "" },
-                self.named.join(", "),
+                named.join(", "),
                 if more > 0 { format!(" and {more} more") } else { String::new() }
             ))
         })
     }
 }
 
-fn describe(row: &TokenRow) -> String {
-    let pending = if row.place == Place::Pending {
+fn describe(place: Place, id: &AccountId, user: &str) -> String {
+    let pending = if place == Place::Pending {
         ", pending"
     } else {
         ""
     };
-    format!("'{}' (id {}{pending})", ui::escape(&row.user), row.id)
+    format!("'{}' (id {id}{pending})", ui::escape(user))
 }
 
-/// Where a token stands, without producing a new one (dry run, confirmation).
+/// Where a token stands: decrypting it is all pass 1 (and a dry run) needs.
 fn classify(row: &TokenRow, new: &MasterKey, old: &[MasterKey]) -> Class {
     if row.value.is_blank() {
         return Class::Empty;
@@ -107,55 +137,33 @@ fn classify(row: &TokenRow, new: &MasterKey, old: &[MasterKey]) -> Class {
     }
 }
 
-/// Where a token stands, and its replacement when it needs one.
-fn rotate(row: &TokenRow, new: &MasterKey, old: &[MasterKey]) -> (Class, Option<String>) {
-    if row.value.is_blank() {
-        return (Class::Empty, None);
-    }
-    match row.value.token().map(|t| reencrypt(t, new, old)) {
-        Some(Reencrypted::Rotated(t)) => (Class::Old, Some(t)),
-        Some(Reencrypted::AlreadyNew) => (Class::New, None),
-        Some(Reencrypted::Undecryptable) | None => (Class::Undecryptable, None),
-    }
+/// One token to change: where it lives and the token, old in the spool,
+/// new once re-encrypted.
+struct Record {
+    place: Place,
+    id: AccountId,
+    token: String,
 }
 
-/// New tokens between the two passes: an unlinked temporary file, so memory
-/// stays flat however many accounts there are and nothing is left behind.
-struct Spool {
-    out: BufWriter<File>,
+/// Tokens between the two passes, as records.
+struct Records {
+    spool: Spool,
+    /// Reused for each record.
+    record: Vec<u8>,
 }
 
-impl Spool {
-    fn new() -> Result<Spool> {
-        let dir = std::env::temp_dir();
-        for n in 0..100u32 {
-            let path = dir.join(format!("mex2fa-rotate-{}-{n}.spool", std::process::id()));
-            match crate::files::create_private_rw(&path) {
-                Ok(file) => {
-                    let _ = std::fs::remove_file(&path);
-                    return Ok(Spool {
-                        out: BufWriter::with_capacity(1 << 16, file),
-                    });
-                }
-                Err(Error::Usage(_)) if path.exists() => continue,
-                Err(e) => return Err(e),
-            }
+impl Records {
+    fn new() -> Records {
+        Records {
+            spool: Spool::new(SPOOL_MEMORY),
+            record: Vec::with_capacity(256),
         }
-        Err(Error::usage(format!(
-            "cannot create a temporary file in {}; set TMPDIR to a writable folder",
-            dir.display()
-        )))
-    }
-
-    fn io(e: std::io::Error) -> Error {
-        Error::usage(format!(
-            "cannot use the temporary file: {e}; nothing was changed"
-        ))
     }
 
     /// One record: place, id (integer or text), token.
     fn push(&mut self, place: Place, id: &AccountId, token: &str) -> Result<()> {
-        let mut rec = Vec::with_capacity(token.len() + 24);
+        let rec = &mut self.record;
+        rec.clear();
         rec.push(u8::from(place == Place::Pending));
         match id {
             AccountId::Int(n) => {
@@ -170,48 +178,42 @@ impl Spool {
         }
         rec.extend_from_slice(&(token.len() as u64).to_le_bytes());
         rec.extend_from_slice(token.as_bytes());
-        self.out.write_all(&rec).map_err(Spool::io)
+        self.spool.write(rec)
     }
 
-    /// Rewinds for reading.
     fn replay(self) -> Result<Replay> {
-        let mut file = self
-            .out
-            .into_inner()
-            .map_err(|e| Spool::io(e.into_error()))?;
-        file.rewind().map_err(Spool::io)?;
         Ok(Replay {
-            input: BufReader::with_capacity(1 << 16, file),
+            input: self.spool.into_reader()?,
         })
     }
 }
 
 struct Replay {
-    input: BufReader<File>,
+    input: SpoolReader,
 }
 
 impl Replay {
     fn u64(&mut self) -> Result<u64> {
         let mut b = [0u8; 8];
-        self.input.read_exact(&mut b).map_err(Spool::io)?;
+        self.input.read_all(&mut b)?;
         Ok(u64::from_le_bytes(b))
     }
 
-    fn bytes(&mut self) -> Result<Vec<u8>> {
+    fn text(&mut self) -> Result<String> {
         let n = self.u64()? as usize;
         let mut v = vec![0u8; n];
-        self.input.read_exact(&mut v).map_err(Spool::io)?;
-        Ok(v)
+        self.input.read_all(&mut v)?;
+        String::from_utf8(v).map_err(|_| {
+            Error::usage("the rotation's scratch data is damaged; nothing was changed")
+        })
     }
 
-    /// The next (place, id, token), or `None` at the end.
-    fn next(&mut self) -> Result<Option<(Place, AccountId, String)>> {
+    /// The next record, or `None` at the end.
+    fn next(&mut self) -> Result<Option<Record>> {
         let mut head = [0u8; 2];
-        match self.input.read_exact(&mut head[..1]) {
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-            r => r.map_err(Spool::io)?,
+        if !self.input.read_exact_or_end(&mut head)? {
+            return Ok(None);
         }
-        self.input.read_exact(&mut head[1..]).map_err(Spool::io)?;
         let place = if head[0] == 1 {
             Place::Pending
         } else {
@@ -220,19 +222,198 @@ impl Replay {
         let id = if head[1] == 0 {
             AccountId::Int(self.u64()? as i64)
         } else {
-            AccountId::Text(
-                String::from_utf8(self.bytes()?)
-                    .map_err(|_| Spool::io(std::io::ErrorKind::InvalidData.into()))?,
-            )
+            AccountId::Text(self.text()?)
         };
-        let token = String::from_utf8(self.bytes()?)
-            .map_err(|_| Spool::io(std::io::ErrorKind::InvalidData.into()))?;
-        Ok(Some((place, id, token)))
+        Ok(Some(Record {
+            place,
+            id,
+            token: self.text()?,
+        }))
+    }
+
+    /// Up to `n` records; empty at the end.
+    fn page(&mut self, n: usize) -> Result<Vec<Record>> {
+        let mut page = Vec::with_capacity(n);
+        while page.len() < n {
+            match self.next()? {
+                Some(r) => page.push(r),
+                None => break,
+            }
+        }
+        Ok(page)
     }
 }
 
-fn progress(cfg: &Config, total: u64, what: &str) -> indicatif::ProgressBar {
-    if cfg.quiet || cfg.json || !ui::stderr_is_tty() {
+/// Pass 2's worker side: spooled old tokens in, proven new tokens out, a
+/// page at a time, until the spool ends, a token fails, or the writer hangs up.
+fn reencrypt_spool(
+    mut replay: Replay,
+    out: SyncSender<Result<Vec<Record>>>,
+    new: &MasterKey,
+    old: &[MasterKey],
+) {
+    std::thread::scope(|s| {
+        // Reading the spool on a thread of its own keeps the crypto busy.
+        let (send, pages) = sync_channel(2);
+        s.spawn(move || {
+            loop {
+                let page = replay.page(PAGE);
+                let end = page.as_ref().map_or(true, Vec::is_empty);
+                if send.send(page).is_err() || end {
+                    return;
+                }
+            }
+        });
+        for page in pages {
+            let rotated = page.and_then(|p| {
+                p.into_par_iter()
+                    .with_min_len(PAGE / 8)
+                    .map(|r| match reencrypt(&r.token, new, old) {
+                        Reencrypted::Rotated(token) => Ok(Record { token, ..r }),
+                        // Pass 1 decrypted it under an old key moments ago, under our lock.
+                        _ => Err(Error::key(format!(
+                            "the {} token of id {} could not be re-encrypted and checked; nothing was changed",
+                            r.place.name(),
+                            r.id
+                        ))),
+                    })
+                    .collect::<Result<Vec<Record>>>()
+            });
+            if matches!(&rotated, Ok(p) if p.is_empty()) {
+                return;
+            }
+            let failed = rotated.is_err();
+            if out.send(rotated).is_err() || failed {
+                return;
+            }
+        }
+    });
+}
+
+/// Pass 2's writer side: new tokens in spool order, for [`Tx::rewrite_in_scan`]
+/// and for the row-by-row writes after it.
+struct Feed {
+    input: Option<Receiver<Result<Vec<Record>>>>,
+    page: std::vec::IntoIter<Record>,
+    head: Option<Record>,
+    failure: Option<Error>,
+    bar: indicatif::ProgressBar,
+    popped: u64,
+}
+
+impl Feed {
+    fn new(input: Receiver<Result<Vec<Record>>>, bar: indicatif::ProgressBar) -> Feed {
+        Feed {
+            input: Some(input),
+            page: Vec::new().into_iter(),
+            head: None,
+            failure: None,
+            bar,
+            popped: 0,
+        }
+    }
+
+    /// The next record, waiting for the workers if they are behind.
+    fn peek(&mut self) -> Option<&Record> {
+        if self.head.is_none() && self.failure.is_none() {
+            self.head = self.page.next();
+            if self.head.is_none() {
+                match self.input.as_ref().and_then(|rx| rx.recv().ok()) {
+                    Some(Ok(page)) => {
+                        self.page = page.into_iter();
+                        self.head = self.page.next();
+                    }
+                    Some(Err(e)) => self.failure = Some(e),
+                    None => self.input = None,
+                }
+            }
+        }
+        self.head.as_ref()
+    }
+
+    fn pop(&mut self) -> Option<Record> {
+        self.peek();
+        let head = self.head.take();
+        if head.is_some() {
+            // The bar reads the clock on every call: a call per page, not per token.
+            self.popped += 1;
+            if self.popped.is_multiple_of(1024) {
+                self.bar.inc(1024);
+            }
+        }
+        head
+    }
+
+    /// Lets the workers stop (their next send fails) and keeps what went wrong.
+    fn close(&mut self) -> Option<Error> {
+        self.input = None;
+        self.failure.take()
+    }
+}
+
+impl ScanFeed for Feed {
+    fn due(&mut self, id: &AccountId) -> bool {
+        self.peek()
+            .is_some_and(|r| r.place == Place::Account && r.id == *id)
+    }
+
+    fn take(&mut self, id: &AccountId) -> Result<String> {
+        match self.pop() {
+            Some(r) if r.place == Place::Account && r.id == *id => Ok(r.token),
+            _ => Err(Error::state(format!(
+                "the rotation lost its place at account id {id}; nothing was changed, run it again"
+            ))),
+        }
+    }
+}
+
+fn lock(feed: &Mutex<Feed>) -> std::sync::MutexGuard<'_, Feed> {
+    feed.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Writes every record of `feed`: account tokens in one table scan when the
+/// ids are integers (storage order is then id order), whatever that scan did
+/// not take row by row. Returns how many were written.
+fn write_all(tx: &Tx<'_>, feed: &Arc<Mutex<Feed>>) -> Result<u64> {
+    let scan = matches!(
+        lock(feed).peek(),
+        Some(Record {
+            place: Place::Account,
+            id: AccountId::Int(_),
+            ..
+        })
+    );
+    let mut written = if scan {
+        tx.rewrite_in_scan(Arc::clone(feed))?
+    } else {
+        0
+    };
+    let mut writers = [
+        tx.token_writer(Place::Account)?,
+        tx.token_writer(Place::Pending)?,
+    ];
+    loop {
+        let next = lock(feed).pop();
+        let Some(r) = next else { break };
+        if !writers[usize::from(r.place == Place::Pending)].set(&r.id, &r.token)? {
+            return Err(Error::state(format!(
+                "the {} token of id {} vanished during the rotation; nothing was changed, run it again",
+                r.place.name(),
+                r.id
+            )));
+        }
+        written += 1;
+    }
+    Ok(written)
+}
+
+/// Whether progress bars are drawn: on a terminal, unless --quiet or --json.
+fn bar_shown(cfg: &Config) -> bool {
+    !(cfg.quiet || cfg.json) && ui::stderr_is_tty()
+}
+
+fn progress(shown: bool, total: u64, what: &str) -> indicatif::ProgressBar {
+    if !shown {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(total);
@@ -307,31 +488,46 @@ impl Run for RotateKey {
             None => None,
         };
         let os_user = cfg.os_user();
-        db.set_cache_mib(CACHE_MIB)?;
         let result = db.write(|tx| {
-            let (accounts, pending) = tx.count_tokens()?;
-            // Pass 1: read, decrypt, re-encrypt, check; nothing is written yet.
-            let bar = progress(cfg, accounts + pending, "encrypting");
-            let mut spool = Spool::new()?;
+            let shown = bar_shown(cfg);
+            // Counting costs a scan of its own: only for a bar someone sees.
+            let total = if shown {
+                let (accounts, pending) = tx.count_tokens()?;
+                accounts + pending
+            } else {
+                0
+            };
+            // Pass 1: read and decrypt everything; nothing is written yet.
+            let bar = progress(shown, total, "checking");
+            let mut spool = Records::new();
             let mut tally = Tally::default();
             for place in [Place::Account, Place::Pending] {
-                stream(tx.pages(place, true, PAGE), |row| rotate(row, &new, &old), |rows, outs| {
-                    for (row, (class, token)) in rows.iter().zip(outs) {
-                        tally.add(row, class);
-                        // Only what changes is backed up: tokens already under the
-                        // new key stay as they are, and a restore need not open them.
-                        if let Some(b) = backup.as_mut().filter(|_| class == Class::Old) {
-                            b.add(row)?;
+                stream(
+                    tx.token_pages(place, PAGE),
+                    |row| classify(row, &new, &old),
+                    |rows, classes| {
+                        for (row, class) in rows.iter().zip(classes) {
+                            tally.add(row, class);
+                            if class == Class::Old {
+                                // Only what changes is backed up: tokens already under the
+                                // new key stay as they are, and a restore need not open them.
+                                if let Some(b) = backup.as_mut() {
+                                    b.add(row)?;
+                                }
+                                if let Some(t) = row.value.token() {
+                                    spool.push(row.place, &row.id, t)?;
+                                }
+                            }
                         }
-                        if let Some(t) = token {
-                            spool.push(row.place, &row.id, &t)?;
-                        }
-                    }
-                    bar.inc(rows.len() as u64);
-                    Ok(())
-                })?;
+                        bar.inc(rows.len() as u64);
+                        Ok(())
+                    },
+                )?;
             }
             bar.finish_and_clear();
+            if tally.failed > 0 {
+                tally.name_failures(tx)?;
+            }
             if let Some(e) = tally.failure() {
                 return Err(e);
             }
@@ -339,21 +535,31 @@ impl Run for RotateKey {
                 // On disk before the first token is replaced.
                 b.sync()?;
             }
-            // Pass 2: write the new tokens.
-            let bar = progress(cfg, tally.to_rotate(), "writing");
-            let mut replay = spool.replay()?;
-            let mut writers = [tx.token_writer(Place::Account)?, tx.token_writer(Place::Pending)?];
-            while let Some((place, id, token)) = replay.next()? {
-                if !writers[usize::from(place == Place::Pending)].set(&id, &token)? {
-                    return Err(Error::state(format!(
-                        "the {} token of id {id} vanished during the rotation; nothing was changed, run it again",
-                        place.name()
-                    )));
+            // Pass 2: workers re-encrypt and check, this thread writes.
+            tx.set_cache_mib(CACHE_MIB)?;
+            let replay = spool.replay()?;
+            let (send, receive) = sync_channel(AHEAD);
+            let feed = Arc::new(Mutex::new(Feed::new(
+                receive,
+                progress(shown, tally.to_rotate(), "rotating"),
+            )));
+            let written = std::thread::scope(|s| {
+                s.spawn(|| reencrypt_spool(replay, send, &new, &old));
+                let written = write_all(tx, &feed);
+                // Also stops the workers when the writes failed.
+                let failure = lock(&feed).close();
+                match (written, failure) {
+                    (_, Some(e)) | (Err(e), None) => Err(e),
+                    (Ok(n), None) => Ok(n),
                 }
-                bar.inc(1);
+            })?;
+            lock(&feed).bar.finish_and_clear();
+            if written != tally.to_rotate() {
+                return Err(Error::state(format!(
+                    "{written} of {} tokens were rewritten; nothing was changed, run it again",
+                    tally.to_rotate()
+                )));
             }
-            drop(writers);
-            bar.finish_and_clear();
             tx.audit(AuditEntry {
                 os_user: &os_user,
                 action: "rotate-key",
