@@ -1,7 +1,8 @@
 //! The interactive paths, on a real pseudo-terminal (Python's `pty` drives
 //! the binary, `tests/py/pty_drive.py`): the code prompt after the QR code (three
 //! attempts, the enrollment left pending on failure), `confirm`'s prompt,
-//! `disable`'s question, and the hidden master-key prompt.
+//! `disable`'s and `rotate-key`'s questions (with its progress bars), and the
+//! hidden master-key prompt.
 //!
 //! Without Python the tests skip locally and fail under CI=true.
 
@@ -224,4 +225,60 @@ fn a_missing_key_is_asked_for_without_echo() {
     assert_eq!(run.exit, 4, "{}", run.output);
     assert!(run.output.contains("malformed"), "{}", run.output);
     assert!(!run.output.contains("Zq9Xw7Lm"), "{}", run.output);
+}
+
+#[test]
+fn rotate_key_on_a_terminal_asks_first_and_shows_its_progress() {
+    let Some(python) = python() else { return };
+    let env = TestEnv::new();
+    let accounts = 2100;
+    {
+        let mut conn = env.conn();
+        let tx = conn.transaction().unwrap();
+        for i in 0..accounts {
+            tx.execute(
+                "INSERT INTO account (username, email, password, twofa_enabled, twofa_secret)
+                 VALUES (?1, ?1 || '@example.com', 'pw', 1, ?2)",
+                rusqlite::params![
+                    format!("user{i}"),
+                    fernet_encrypt(KEY, &secret_for(i)).into_bytes()
+                ],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let new_key = env.write_key("new.key", KEY2);
+    let args = ["rotate-key", "--new-key-file", new_key.to_str().unwrap()];
+    let question = r"Re-encrypt 2100 secrets under the new key \(0 already under it\)\?";
+    let before = env.snapshot();
+    let run = on_tty(&python, &env, &keyed(&env), &args, &[(question, "n")], None);
+    assert_eq!(run.exit, 2, "{}", run.output);
+    assert!(env.snapshot() == before, "a 'no' changes nothing");
+
+    let run = on_tty(&python, &env, &keyed(&env), &args, &[(question, "y")], None);
+    assert_eq!(run.exit, 0, "{}", run.output);
+    for shown in [
+        "checking [",
+        "rotating [",
+        "rotated 2100 secrets (2100 accounts, 0 pending) to the new key",
+        "next: set the app's TWOFA_MASTER_KEY",
+    ] {
+        assert!(
+            run.output.contains(shown),
+            "no {shown:?} in:\n{}",
+            run.output
+        );
+    }
+    for t in env.tokens().iter().step_by(97) {
+        let i: u64 = env
+            .sql_text(&format!(
+                "SELECT username FROM account WHERE accountid = {}",
+                t.id
+            ))
+            .trim_start_matches("user")
+            .parse()
+            .unwrap();
+        assert_eq!(fernet_plaintext(KEY2, &t.token), Some(secret_for(i)));
+    }
 }

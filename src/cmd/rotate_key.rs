@@ -347,6 +347,7 @@ impl Feed {
     /// Lets the workers stop (their next send fails) and keeps what went wrong.
     fn close(&mut self) -> Option<Error> {
         self.input = None;
+        self.bar.inc(self.popped % 1024);
         self.failure.take()
     }
 }
