@@ -6,6 +6,9 @@
 //! colors instead, which scans on any theme.
 
 use qrcode::{Color, EcLevel, QrCode};
+use std::fmt::Write;
+
+use zeroize::{Zeroize, Zeroizing};
 
 /// Modules of light margin around the code, as the QR standard asks.
 pub const QUIET_ZONE: usize = 4;
@@ -24,7 +27,8 @@ pub enum Style {
 /// A QR code as a square of modules, quiet zone included (`true` = dark).
 pub struct Matrix {
     width: usize,
-    dark: Vec<bool>,
+    /// The pattern encodes the secret: wiped when dropped.
+    dark: Zeroizing<Vec<bool>>,
 }
 
 impl Matrix {
@@ -35,7 +39,7 @@ impl Matrix {
         let inner = code.width();
         let width = inner + 2 * QUIET_ZONE;
         let colors = code.to_colors();
-        let mut dark = vec![false; width * width];
+        let mut dark = Zeroizing::new(vec![false; width * width]);
         for y in 0..inner {
             for x in 0..inner {
                 dark[(y + QUIET_ZONE) * width + x + QUIET_ZONE] =
@@ -50,8 +54,12 @@ impl Matrix {
     }
 
     /// Two module rows per text line with `▀ ▄ █` and spaces.
-    pub fn to_text(&self, style: Style) -> String {
-        let mut out = String::with_capacity(self.width * (self.width / 2 + 1) * 4);
+    pub fn to_text(&self, style: Style) -> Zeroizing<String> {
+        // Sized for the longest form (an ANSI cell is 12 bytes), so that the
+        // string never grows: a reallocation would leave a copy unwiped.
+        let mut out = Zeroizing::new(String::with_capacity(
+            (self.width / 2 + 1) * (self.width * 12 + 5),
+        ));
         for y in (0..self.width).step_by(2) {
             for x in 0..self.width {
                 let (top, bottom) = (self.is_dark(x, y), self.is_dark(x, y + 1));
@@ -60,7 +68,7 @@ impl Matrix {
                         // Foreground paints the upper half, background the lower.
                         let fg = if top { 30 } else { 97 };
                         let bg = if bottom { 40 } else { 107 };
-                        out.push_str(&format!("\x1b[{fg};{bg}m▀"));
+                        let _ = write!(out, "\x1b[{fg};{bg}m▀");
                     }
                     Style::DarkTerminal | Style::LightTerminal => {
                         let ink_is_dark = style == Style::LightTerminal;
@@ -85,33 +93,41 @@ impl Matrix {
     }
 
     /// A grayscale PNG, `scale` pixels per module.
-    pub fn to_png(&self, scale: u32) -> Result<Vec<u8>, String> {
+    pub fn to_png(&self, scale: u32) -> Result<Zeroizing<Vec<u8>>, String> {
         let side = self.width as u32 * scale;
         let img = image::GrayImage::from_fn(side, side, |x, y| {
             let dark = self.is_dark((x / scale) as usize, (y / scale) as usize);
             image::Luma([if dark { 0 } else { 255 }])
         });
         let mut buf = std::io::Cursor::new(Vec::new());
-        img.write_to(&mut buf, image::ImageFormat::Png)
-            .map_err(|e| format!("cannot encode the PNG: {e}"))?;
-        Ok(buf.into_inner())
+        let written = img
+            .write_to(&mut buf, image::ImageFormat::Png)
+            .map_err(|e| format!("cannot encode the PNG: {e}"));
+        img.into_raw().zeroize();
+        let png = Zeroizing::new(buf.into_inner());
+        written.map(|()| png)
     }
 
     /// A standalone SVG, one unit per module.
-    pub fn to_svg(&self) -> String {
+    pub fn to_svg(&self) -> Zeroizing<String> {
         let w = self.width;
-        let mut path = String::new();
+        let head = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {w}\" width=\"{px}\" height=\"{px}\" shape-rendering=\"crispEdges\"><rect width=\"{w}\" height=\"{w}\" fill=\"#fff\"/><path fill=\"#000\" d=\"",
+            px = w * 8
+        );
+        let tail = "\"/></svg>\n";
+        // Never grows (see `to_text`): at most 24 bytes a module.
+        let mut svg = Zeroizing::new(String::with_capacity(head.len() + w * w * 24 + tail.len()));
+        svg.push_str(&head);
         for y in 0..w {
             for x in 0..w {
                 if self.is_dark(x, y) {
-                    path.push_str(&format!("M{x} {y}h1v1h-1z"));
+                    let _ = write!(svg, "M{x} {y}h1v1h-1z");
                 }
             }
         }
-        format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {w}\" width=\"{px}\" height=\"{px}\" shape-rendering=\"crispEdges\"><rect width=\"{w}\" height=\"{w}\" fill=\"#fff\"/><path fill=\"#000\" d=\"{path}\"/></svg>\n",
-            px = w * 8
-        )
+        svg.push_str(tail);
+        svg
     }
 }
 

@@ -4,6 +4,8 @@
 use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 
+use zeroize::{Zeroize, Zeroizing};
+
 use crate::error::{Error, Result};
 
 pub fn stdin_is_tty() -> bool {
@@ -120,6 +122,70 @@ pub fn json(value: &serde_json::Value) {
     out(&format!("{}\n", json_text(value)));
 }
 
+/// [`json`] for a document that carries a secret (asked for with
+/// `--show-secret`, or a generated key): rendered into buffers sized up front
+/// (a growing string would leave copies behind in freed memory), printed, and
+/// every string of it wiped afterwards, the document's own included.
+pub fn json_secret(mut doc: serde_json::Value) {
+    out(&render_secret(&doc));
+    scrub(&mut doc);
+}
+
+/// What [`json_secret`] prints: the same text as [`json`], newline included.
+fn render_secret(doc: &serde_json::Value) -> Zeroizing<String> {
+    struct Count(usize);
+    impl Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut size = Count(0);
+    serde_json::to_writer(&mut size, doc).expect("JSON is written to memory");
+    let mut raw = Zeroizing::new(Vec::with_capacity(size.0));
+    serde_json::to_writer(&mut *raw, doc).expect("JSON is written to memory");
+    let text = std::str::from_utf8(&raw).expect("serde_json writes UTF-8");
+    let mut shown = Zeroizing::new(String::with_capacity(text.len() * 6 + 1));
+    for c in text.chars() {
+        if is_raw_control(c) {
+            let _ =
+                std::fmt::Write::write_fmt(&mut *shown, format_args!("\\u{:04x}", u32::from(c)));
+        } else {
+            shown.push(c);
+        }
+    }
+    shown.push('\n');
+    shown
+}
+
+/// `parts` joined and newline-terminated in one exactly sized, self-wiping
+/// string: a line that shows a secret.
+pub fn secret_line(parts: &[&str]) -> Zeroizing<String> {
+    let mut line = Zeroizing::new(String::with_capacity(
+        parts.iter().map(|p| p.len()).sum::<usize>() + 1,
+    ));
+    parts.iter().for_each(|p| line.push_str(p));
+    line.push('\n');
+    line
+}
+
+/// Wipes every string of a JSON document (its secrets among them).
+pub fn scrub(doc: &mut serde_json::Value) {
+    match doc {
+        serde_json::Value::String(s) => s.zeroize(),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(scrub),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(scrub),
+        _ => {}
+    }
+}
+
+fn is_raw_control(c: char) -> bool {
+    ('\u{7f}'..='\u{9f}').contains(&c)
+}
+
 /// Prints one JSON array on stdout, item by item, so a table of a million
 /// accounts never exists in memory as one document.
 pub fn json_array(items: impl Iterator<Item = serde_json::Value>) {
@@ -145,7 +211,6 @@ pub fn json_array(items: impl Iterator<Item = serde_json::Value>) {
 /// Compact JSON with DEL and the C1 controls escaped too: serde_json leaves
 /// them raw, and U+009B is an 8-bit CSI to some terminals.
 fn json_text(value: &serde_json::Value) -> String {
-    let is_raw_control = |c: char| ('\u{7f}'..='\u{9f}').contains(&c);
     let text = value.to_string();
     if !text.contains(is_raw_control) {
         return text;
@@ -194,5 +259,33 @@ pub fn count(n: u64, noun: &str) -> String {
         format!("1 {noun}")
     } else {
         format!("{n} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_document_prints_as_any_other_and_is_wiped_after() {
+        let mut doc = serde_json::json!({
+            "user": "mal\u{9b}31mory\u{7f}",
+            "secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+            "nested": [{"uri": "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP"}],
+            "n": 1,
+        });
+        let shown = render_secret(&doc);
+        assert_eq!(shown.as_str(), format!("{}\n", json_text(&doc)));
+        assert!(shown.contains("\\u009b") && shown.contains("\\u007f"));
+        scrub(&mut doc);
+        assert!(!doc.to_string().contains("JBSWY3DP"), "{doc}");
+        assert_eq!(doc["n"], 1);
+    }
+
+    #[test]
+    fn a_secret_line_is_sized_exactly() {
+        let line = secret_line(&["secret: ", "JBSWY3DPEHPK3PXP"]);
+        assert_eq!(line.as_str(), "secret: JBSWY3DPEHPK3PXP\n");
+        assert_eq!(line.capacity(), line.len());
     }
 }

@@ -13,6 +13,7 @@ use crate::error::{Error, Exit, Result};
 use crate::qr::{Matrix, Style};
 use crate::totp::{Code, Secret, provisioning_uri};
 use crate::{clock, files, note, ui};
+use zeroize::Zeroizing;
 
 const ATTEMPTS: usize = 3;
 
@@ -98,7 +99,7 @@ impl Run for Enroll {
         for (path, kind, file) in images {
             let bytes = match kind {
                 Kind::Png => matrix.to_png(8).map_err(Error::Usage)?,
-                Kind::Svg => matrix.to_svg().into_bytes(),
+                Kind::Svg => Zeroizing::new(matrix.to_svg().as_bytes().to_vec()),
             };
             files::finish(file, path, &bytes)?;
             note!(
@@ -123,7 +124,7 @@ impl Run for Enroll {
                 // must still say how to finish it.
                 return finish_with_code(cfg, &mut db, &key, &self.user, code, doc);
             }
-            ui::json(&doc);
+            ui::json_secret(doc);
             return Ok(());
         }
 
@@ -138,8 +139,8 @@ impl Run for Enroll {
             ui::out(&matrix.to_text(style));
         }
         if self.show_secret {
-            ui::out(&format!("{}\n", uri.as_str()));
-            ui::out(&format!("secret: {}\n", secret.as_str()));
+            ui::out(&ui::secret_line(&[uri.as_str()]));
+            ui::out(&ui::secret_line(&["secret: ", secret.as_str()]));
         }
         if replaced {
             note!(cfg, "replaced an earlier pending enrollment of '{shown}'");
@@ -187,10 +188,11 @@ fn finish_with_code(
     key: &crate::crypto::MasterKey,
     user: &str,
     code: &Code,
-    pending: serde_json::Value,
+    mut pending: serde_json::Value,
 ) -> Result<()> {
     match confirm_pending(cfg, db, key, user, code)? {
         Outcome::Enabled(account) => {
+            ui::scrub(&mut pending);
             report_enabled(cfg, &account);
             Ok(())
         }

@@ -12,7 +12,7 @@ impl Run for Keygen {
         let key = MasterKey::generate();
         match &self.out {
             Some(path) => {
-                files::write_private(path, format!("{}\n", key.as_str()).as_bytes())?;
+                files::write_private(path, ui::secret_line(&[key.as_str()]).as_bytes())?;
                 if cfg.json {
                     ui::json(&serde_json::json!({ "path": path.display().to_string() }));
                 } else {
@@ -23,8 +23,8 @@ impl Run for Keygen {
                     );
                 }
             }
-            None if cfg.json => ui::json(&serde_json::json!({ "key": key.as_str() })),
-            None => ui::out(&format!("{}\n", key.as_str())),
+            None if cfg.json => ui::json_secret(serde_json::json!({ "key": key.as_str() })),
+            None => ui::out(&ui::secret_line(&[key.as_str()])),
         }
         Ok(())
     }

@@ -157,7 +157,8 @@ fn rejected(cfg: &Config, user: &str, drift: Option<i64>, extra: serde_json::Val
         if let (Some(o), serde_json::Value::Object(e)) = (doc.as_object_mut(), extra) {
             o.extend(e);
         }
-        ui::json(&doc);
+        // `extra` may hold the secret of an enrollment (enroll --show-secret --code).
+        ui::json_secret(doc);
     }
     eprintln!(
         "mex2fa: code not accepted for '{}': {}",
