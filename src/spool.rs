@@ -151,11 +151,16 @@ fn scratch_file() -> Result<File> {
                 return Ok(file);
             }
             Err(Error::Usage(_)) if path.exists() => continue,
+            Err(Error::Usage(why)) => {
+                return Err(Error::usage(format!(
+                    "{why}; nothing was changed: set TMPDIR to a writable folder"
+                )));
+            }
             Err(e) => return Err(e),
         }
     }
     Err(Error::usage(format!(
-        "cannot create a temporary file in {}; set TMPDIR to a writable folder",
+        "cannot create a temporary file in {} (100 names taken); nothing was changed: set TMPDIR to a writable folder",
         dir.display()
     )))
 }
