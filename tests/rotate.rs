@@ -625,18 +625,7 @@ fn many(n: usize, bad: &[usize]) -> (TestEnv, PathBuf) {
     let env = TestEnv::new();
     let mut conn = env.conn();
     let tx = conn.transaction().unwrap();
-    for i in 0..n {
-        let key = if bad.contains(&i) { KEY3 } else { KEY };
-        tx.execute(
-            "INSERT INTO account (username, email, password, twofa_enabled, twofa_secret)
-             VALUES (?1, ?1 || '@example.com', 'pw', 1, ?2)",
-            rusqlite::params![
-                format!("user{i}"),
-                fernet_encrypt(key, &secret_for(i as u64)).into_bytes()
-            ],
-        )
-        .unwrap();
-    }
+    insert_enrolled(&tx, n, |i| if bad.contains(&i) { KEY3 } else { KEY });
     tx.commit().unwrap();
     drop(conn);
     let new_key = env.write_key("new.key", KEY2);
@@ -898,17 +887,7 @@ fn seed_bulk(db: &Path, accounts: usize, pending: usize) {
     let mut conn = Connection::open(db).unwrap();
     let tx = conn.transaction().unwrap();
     tx.execute_batch(PENDING_DDL).unwrap();
-    for i in 0..accounts {
-        tx.execute(
-            "INSERT INTO account (username, email, password, twofa_enabled, twofa_secret)
-             VALUES (?1, ?1 || '@example.com', 'pbkdf2:sha256:600000$x$y', 1, ?2)",
-            rusqlite::params![
-                format!("user{i}"),
-                fernet_encrypt(KEY, &secret_for(i as u64)).into_bytes()
-            ],
-        )
-        .unwrap();
-    }
+    insert_enrolled(&tx, accounts, |_| KEY);
     for i in 0..pending {
         tx.execute(
             "INSERT INTO mex2fa_pending (account_id, secret_token, created_at, expires_at)

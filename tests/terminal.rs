@@ -231,21 +231,10 @@ fn a_missing_key_is_asked_for_without_echo() {
 fn rotate_key_on_a_terminal_asks_first_and_shows_its_progress() {
     let Some(python) = python() else { return };
     let env = TestEnv::new();
-    let accounts = 2100;
     {
         let mut conn = env.conn();
         let tx = conn.transaction().unwrap();
-        for i in 0..accounts {
-            tx.execute(
-                "INSERT INTO account (username, email, password, twofa_enabled, twofa_secret)
-                 VALUES (?1, ?1 || '@example.com', 'pw', 1, ?2)",
-                rusqlite::params![
-                    format!("user{i}"),
-                    fernet_encrypt(KEY, &secret_for(i)).into_bytes()
-                ],
-            )
-            .unwrap();
-        }
+        insert_enrolled(&tx, 2100, |_| KEY);
         tx.commit().unwrap();
     }
     let new_key = env.write_key("new.key", KEY2);

@@ -1035,3 +1035,23 @@ impl TestEnv {
             .expect("insert");
     }
 }
+
+/// Inserts accounts user0..user{n-1}, each enabled with an app-style BLOB
+/// token of `secret_for(i)` under the key `key_of(i)`.
+pub fn insert_enrolled(
+    tx: &rusqlite::Transaction<'_>,
+    n: usize,
+    key_of: impl Fn(usize) -> &'static str,
+) {
+    for i in 0..n {
+        tx.execute(
+            "INSERT INTO account (username, email, password, twofa_enabled, twofa_secret)
+             VALUES (?1, ?1 || '@example.com', 'pw', 1, ?2)",
+            rusqlite::params![
+                format!("user{i}"),
+                fernet_encrypt(key_of(i), &secret_for(i as u64)).into_bytes()
+            ],
+        )
+        .unwrap();
+    }
+}
