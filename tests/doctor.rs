@@ -460,11 +460,14 @@ fn token_with_blanks_around_decrypts_as_in_python() {
 #[test]
 fn token_encoding_edge_cases_are_judged_as_python_judges_them() {
     let Some(python) = python() else { return };
-    // 31 characters: a token of 120 characters that ends in one '='.
-    let token = fernet_encrypt(KEY, "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PX");
+    // 31 characters: a token of 120 characters that ends in one '='. About
+    // one token in 45 has no '-' or '_' to put in the standard alphabet.
+    let token = std::iter::repeat_with(|| fernet_encrypt(KEY, "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PX"))
+        .take(50)
+        .find(|t| t.contains(['-', '_']))
+        .expect("one of 50 tokens has a - or _");
     assert!(token.ends_with('='));
     let standard = token.replace('-', "+").replace('_', "/");
-    assert_ne!(standard, token, "the token happens to have no - or _");
     let cases = [
         (
             "without its padding",
