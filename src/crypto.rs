@@ -140,16 +140,33 @@ impl MasterKey {
 
     /// Encrypts with a fresh IV but a given timestamp, to keep a token's age on rotation.
     pub fn encrypt_at(&self, plaintext: &[u8], timestamp: u64) -> String {
-        let padded = (plaintext.len() / 16 + 1) * 16;
-        let len = HEADER + padded + MAC;
-        let mut stack = [0u8; STACK];
-        let mut heap;
-        let msg: &mut [u8] = if len <= STACK {
-            &mut stack[..len]
-        } else {
-            heap = vec![0u8; len];
-            &mut heap
-        };
+        with_scratch(sealed_len(plaintext.len()), |msg| {
+            self.seal(plaintext, timestamp, msg);
+            encode(msg)
+        })
+    }
+
+    /// [`encrypt_at`](Self::encrypt_at), checked: the text decodes back to
+    /// the message built, and its ciphertext decrypts to `plaintext`. The MAC
+    /// is not computed a second time here; [`opens_at`](Self::opens_at)
+    /// checks it where the token is used. `None` if a check fails.
+    fn encrypt_checked(&self, plaintext: &[u8], timestamp: u64) -> Option<String> {
+        with_scratch(sealed_len(plaintext.len()), |msg| {
+            self.seal(plaintext, timestamp, msg);
+            let text = encode(msg);
+            let same_bytes = with_decoded(&text, |back| back == &*msg) == Some(true);
+            let round_trip = with_scratch(msg.len(), |copy| {
+                copy.copy_from_slice(msg);
+                self.open_signed(copy) == Some((timestamp, plaintext))
+            });
+            (same_bytes && round_trip).then_some(text)
+        })
+    }
+
+    /// The message of a token for `plaintext` (see [`sealed_len`]), with a
+    /// fresh IV: header, AES-CBC ciphertext, MAC.
+    fn seal(&self, plaintext: &[u8], timestamp: u64, msg: &mut [u8]) {
+        let padded = msg.len() - HEADER - MAC;
         msg[0] = 0x80;
         msg[1..9].copy_from_slice(&timestamp.to_be_bytes());
         fill_iv(&mut msg[9..HEADER]);
@@ -166,9 +183,6 @@ impl MasterKey {
         }
         let tag = self.mac.tag(&msg[..HEADER + padded]);
         msg[HEADER + padded..].copy_from_slice(&tag);
-        let mut text = String::with_capacity(len.div_ceil(3) * 4);
-        URL_SAFE.encode_string(&*msg, &mut text);
-        text
     }
 
     /// Decrypts a stored token with no TTL and no clock-skew check, like
@@ -188,6 +202,15 @@ impl MasterKey {
     /// Whether `token` decrypts under this key, without keeping the plaintext.
     pub fn opens(&self, token: &str) -> bool {
         with_decoded(token, |data| self.open(data).is_some()).unwrap_or(false)
+    }
+
+    /// Whether `token` decrypts under this key and carries `timestamp`: the
+    /// last check of a rotated token before it is written.
+    pub fn opens_at(&self, token: &str, timestamp: u64) -> bool {
+        with_decoded(token, |data| {
+            self.open(data).is_some_and(|(t, _)| t == timestamp)
+        })
+        .unwrap_or(false)
     }
 
     /// Whether decoded token bytes are a Fernet token carrying this key's MAC.
@@ -324,6 +347,30 @@ impl Drop for HmacKey {
 /// makes a 105-byte token); larger ones go to the heap.
 const STACK: usize = 320;
 
+/// The length of the token message for a plaintext of `len` bytes.
+fn sealed_len(len: usize) -> usize {
+    HEADER + (len / 16 + 1) * 16 + MAC
+}
+
+/// URL-safe base64 with padding, as Python's `Fernet.encrypt` writes it.
+fn encode(msg: &[u8]) -> String {
+    let mut text = String::with_capacity(msg.len().div_ceil(3) * 4);
+    URL_SAFE.encode_string(msg, &mut text);
+    text
+}
+
+/// Runs `f` on `len` zeroed bytes, on the stack when they fit, and wipes them afterwards.
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    if len <= STACK {
+        let mut stack = [0u8; STACK];
+        let r = f(&mut stack[..len]);
+        stack[..len].zeroize();
+        r
+    } else {
+        f(&mut Zeroizing::new(vec![0u8; len]))
+    }
+}
+
 /// Runs `f` on the bytes of a token, base64-decoded as Python decodes it,
 /// and wipes them afterwards. `None` if the text is not base64 Python reads.
 fn with_decoded<R>(token: &str, f: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
@@ -334,18 +381,10 @@ fn with_decoded<R>(token: &str, f: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
             .ok()
             .or_else(|| python_b64decode(token, out))
     };
-    let room = token.len() / 4 * 3 + 3;
-    if room <= STACK {
-        let mut stack = [0u8; STACK];
-        let n = decode(&mut stack[..room])?;
-        let r = f(&mut stack[..n]);
-        stack[..n].zeroize();
-        Some(r)
-    } else {
-        let mut heap = Zeroizing::new(vec![0u8; room]);
-        let n = decode(&mut heap)?;
-        Some(f(&mut heap[..n]))
-    }
+    with_scratch(token.len() / 4 * 3 + 3, |out| {
+        let n = decode(out)?;
+        Some(f(&mut out[..n]))
+    })
 }
 
 /// Decodes base64 exactly as Python's `base64.urlsafe_b64decode` does (which
@@ -424,9 +463,15 @@ pub enum Reencrypted {
     /// It already decrypts under the new key: left alone.
     AlreadyNew,
     /// The new token: same plaintext and timestamp, fresh IV, new key.
-    Rotated(String),
+    Rotated(Rotated),
     /// No old key (nor the new one) decrypts it.
     Undecryptable,
+}
+
+/// A token re-encrypted under the new key, and the timestamp it kept.
+pub struct Rotated {
+    pub token: String,
+    pub timestamp: u64,
 }
 
 /// Which of `keys` decrypts `token` (index), if any.
@@ -438,9 +483,11 @@ pub fn decrypting_key(token: &str, keys: &[MasterKey]) -> Option<usize> {
 }
 
 /// Re-encrypts `token` from whichever of `old` decrypts it to `new`, keeping
-/// its timestamp (as `MultiFernet.rotate`), and proves the result decrypts
-/// under `new` to the same plaintext before handing it back. The hot path of
-/// a rotation: the token is decoded once and nothing is allocated but the result.
+/// its timestamp (as `MultiFernet.rotate`). The result is checked to decode
+/// to what was built and to decrypt to the same plaintext; whoever writes it
+/// checks with [`MasterKey::opens_at`] that it decrypts under `new`. The hot
+/// path of a rotation: the token is decoded once and nothing is allocated
+/// but the result.
 pub fn reencrypt(token: &str, new: &MasterKey, old: &[MasterKey]) -> Reencrypted {
     with_decoded(token, |data| {
         let Some(key) = old.iter().find(|k| k.signed(data)) else {
@@ -453,15 +500,10 @@ pub fn reencrypt(token: &str, new: &MasterKey, old: &[MasterKey]) -> Reencrypted
         let Some((timestamp, plain)) = key.open_signed(data) else {
             return Reencrypted::Undecryptable;
         };
-        let rotated = new.encrypt_at(plain, timestamp);
-        let proven = with_decoded(&rotated, |check| {
-            new.open(check) == Some((timestamp, plain))
-        });
-        if proven == Some(true) {
-            Reencrypted::Rotated(rotated)
-        } else {
+        match new.encrypt_checked(plain, timestamp) {
+            Some(token) => Reencrypted::Rotated(Rotated { token, timestamp }),
             // A failure here is a bug in the crypto stack; refuse to write.
-            Reencrypted::Undecryptable
+            None => Reencrypted::Undecryptable,
         }
     })
     .unwrap_or(Reencrypted::Undecryptable)

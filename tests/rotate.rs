@@ -497,78 +497,203 @@ fn stragglers_under_two_old_keys_and_already_new() {
 // ---------------------------------------------------------------------------
 // One bad token among many: nothing is written, the accounts are named.
 
-/// Every row of `db`'s account table, ids and all columns rendered with
-/// `quote()`, in id order.
-fn dump(db: &Path) -> Vec<Vec<String>> {
-    let conn = Connection::open(db).unwrap();
-    let mut stmt = conn
-        .prepare(
-            "SELECT quote(accountid), quote(username), quote(email), quote(password),
-                    quote(twofa_enabled), quote(twofa_secret), typeof(twofa_secret)
-             FROM account ORDER BY accountid",
-        )
+/// A shape of the accounts table, for [`every_table_shape_rotates_every_token_and_nothing_else`].
+struct Shape {
+    name: &'static str,
+    /// The columns after `accountid`'s type, before the 2FA columns.
+    id: &'static str,
+    /// The secret column's declared type.
+    secret: &'static str,
+    /// Extra columns, table constraints and the statements after the table.
+    columns: &'static str,
+    after_table: &'static str,
+    more: &'static str,
+    backwards: bool,
+    utf16: bool,
+}
+
+const SHAPE: Shape = Shape {
+    name: "",
+    id: "INTEGER PRIMARY KEY",
+    secret: "BLOB",
+    columns: "",
+    after_table: "",
+    more: "",
+    backwards: false,
+    utf16: false,
+};
+
+/// Every column but the secret, rendered with `quote()`, per username.
+fn other_columns(conn: &Connection) -> Vec<Vec<String>> {
+    let names: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_xinfo('account') WHERE name != 'twofa_secret'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
         .unwrap();
-    stmt.query_map([], |r| (0..7).map(|i| r.get(i)).collect())
+    let cols: Vec<String> = names.iter().map(|n| format!("quote(\"{n}\")")).collect();
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {} FROM account ORDER BY username",
+            cols.join(", ")
+        ))
+        .unwrap();
+    stmt.query_map([], |r| (0..cols.len()).map(|i| r.get(i)).collect())
         .unwrap()
         .collect::<rusqlite::Result<_>>()
         .unwrap()
 }
 
-/// The writes follow the table's storage order in one statement when that is
-/// id order, and fall back to a statement per row for whatever it is not:
-/// integer ids that are not the rowid and are stored backwards, and text ids.
-/// Rows in between that hold no token, an empty one, or one already under the
-/// new key are skipped. Every way, each old token ends up under the new key
-/// with its plaintext and timestamp, and nothing else of any row changes.
+/// The secret of `user` as stored: its type and its text.
+fn stored(conn: &Connection, user: &str) -> (String, Option<String>) {
+    conn.query_row(
+        "SELECT typeof(twofa_secret), twofa_secret FROM account WHERE username = ?1",
+        [user],
+        |r| {
+            let text = match r.get::<_, rusqlite::types::Value>(1)? {
+                rusqlite::types::Value::Text(t) => Some(t),
+                rusqlite::types::Value::Blob(b) => Some(String::from_utf8(b).unwrap()),
+                _ => None,
+            };
+            Ok((r.get(0)?, text))
+        },
+    )
+    .unwrap()
+}
+
+/// Tokens are overwritten byte for byte where SQLite allows it and the result
+/// is what an `UPDATE` leaves; elsewhere they are updated. Whatever the table
+/// looks like — rowid or not, ids the rowid or not and stored backwards,
+/// text ids, a TEXT column, a trigger (which must fire), an index on the
+/// secret, a CHECK constraint, a generated column (which must follow),
+/// columns named like the rowid, a UTF-16 database — and whatever the token
+/// looks like — the column's form, the other form, a trailing line break —
+/// each old token ends up under the new key in the column's form with its
+/// plaintext and timestamp, rows with no token, an empty one or one already
+/// under the new key are left alone, and nothing else of any row changes.
 #[test]
-fn every_storage_order_rotates_every_token_and_nothing_else() {
+fn every_table_shape_rotates_every_token_and_nothing_else() {
+    let shapes = [
+        Shape {
+            name: "the app's",
+            ..SHAPE
+        },
+        Shape {
+            name: "integer ids not the rowid, stored backwards",
+            id: "INT PRIMARY KEY",
+            backwards: true,
+            ..SHAPE
+        },
+        Shape {
+            name: "text ids, stored backwards",
+            id: "TEXT PRIMARY KEY",
+            backwards: true,
+            ..SHAPE
+        },
+        Shape {
+            name: "a TEXT secret column",
+            secret: "TEXT",
+            ..SHAPE
+        },
+        Shape {
+            name: "no rowid",
+            after_table: " WITHOUT ROWID",
+            ..SHAPE
+        },
+        Shape {
+            name: "a trigger on the secret",
+            more: "CREATE TABLE secret_log (accountid INTEGER);
+                   CREATE TRIGGER log_secret AFTER UPDATE OF twofa_secret ON account
+                   BEGIN INSERT INTO secret_log VALUES (new.accountid); END;",
+            ..SHAPE
+        },
+        Shape {
+            name: "an index on the secret",
+            more: "CREATE INDEX account_secret ON account (twofa_secret);",
+            ..SHAPE
+        },
+        Shape {
+            name: "a CHECK constraint",
+            columns: ", CHECK (twofa_secret IS NULL OR length(twofa_secret) >= 0)",
+            ..SHAPE
+        },
+        Shape {
+            name: "a generated column of the secret",
+            columns: ", head BLOB GENERATED ALWAYS AS (substr(twofa_secret, 30, 20)) STORED",
+            ..SHAPE
+        },
+        Shape {
+            name: "columns named rowid and _rowid_",
+            columns: ", rowid TEXT DEFAULT '1', _rowid_ INTEGER DEFAULT 2",
+            ..SHAPE
+        },
+        Shape {
+            name: "a UTF-16 database and a TEXT column",
+            secret: "TEXT",
+            utf16: true,
+            ..SHAPE
+        },
+    ];
     let env = TestEnv::new();
     let new_key = env.write_key("new.key", KEY2);
-    let layouts = [
-        ("INTEGER PRIMARY KEY", false),
-        ("INT PRIMARY KEY", true),
-        ("TEXT PRIMARY KEY", true),
-    ];
-    for (n, (id_decl, backwards)) in layouts.into_iter().enumerate() {
-        let db = env.path(&format!("order{n}.db"));
+    for (n, shape) in shapes.iter().enumerate() {
+        let name = shape.name;
+        let db = env.path(&format!("shape{n}.db"));
         let mut conn = Connection::open(&db).unwrap();
+        if shape.utf16 {
+            conn.execute_batch("PRAGMA encoding = 'UTF-16le'").unwrap();
+        }
         conn.execute_batch(&format!(
-            "CREATE TABLE account (accountid {id_decl}, username TEXT UNIQUE NOT NULL,
-                 email TEXT, password TEXT, twofa_enabled INTEGER DEFAULT 0, twofa_secret BLOB);"
+            "CREATE TABLE account (accountid {}, username TEXT UNIQUE NOT NULL, email TEXT,
+                 password TEXT, twofa_enabled INTEGER DEFAULT 0, twofa_secret {}{}){};
+             {}",
+            shape.id, shape.secret, shape.columns, shape.after_table, shape.more
         ))
         .unwrap();
+        let text_column = shape.secret == "TEXT";
+        let in_form = |token: String, column_form: bool| {
+            if text_column == column_form {
+                rusqlite::types::Value::Text(token)
+            } else {
+                rusqlite::types::Value::Blob(token.into_bytes())
+            }
+        };
         let tx = conn.transaction().unwrap();
         let count = 300u64;
-        let order: Vec<u64> = if backwards {
+        let order: Vec<u64> = if shape.backwards {
             (0..count).rev().collect()
         } else {
             (0..count).collect()
         };
         for i in order {
-            let id = if id_decl.starts_with("TEXT") {
+            let id = if shape.id.starts_with("TEXT") {
                 rusqlite::types::Value::Text(format!("m-{i:04}"))
             } else {
                 rusqlite::types::Value::Integer(i as i64 + 1)
             };
+            let old = fernet_encrypt_at(KEY, &secret_for(i), OLD_TIME + i);
             let secret = match i % 10 {
                 3 => rusqlite::types::Value::Null,
-                5 => rusqlite::types::Value::Blob(Vec::new()),
-                7 => {
-                    rusqlite::types::Value::Blob(fernet_encrypt(KEY2, &secret_for(i)).into_bytes())
-                }
-                _ => rusqlite::types::Value::Blob(
-                    fernet_encrypt_at(KEY, &secret_for(i), OLD_TIME + i).into_bytes(),
-                ),
+                5 => in_form(String::new(), true),
+                7 => in_form(fernet_encrypt(KEY2, &secret_for(i)), true),
+                8 => in_form(old, false),
+                9 => in_form(format!("{old}\n"), true),
+                _ => in_form(old, true),
             };
             tx.execute(
-                "INSERT INTO account VALUES (?1, ?2, ?2 || '@example.com', 'pw', ?3, ?4)",
+                "INSERT INTO account (accountid, username, email, password, twofa_enabled, twofa_secret)
+                 VALUES (?1, ?2, ?2 || '@example.com', 'pw', ?3, ?4)",
                 rusqlite::params![id, format!("user{i}"), i64::from(i % 10 != 3), secret],
             )
             .unwrap();
         }
         tx.commit().unwrap();
+        let before = other_columns(&conn);
+        let originals: Vec<_> = (0..count)
+            .map(|i| stored(&conn, &format!("user{i}")))
+            .collect();
         drop(conn);
-        let before = dump(&db);
         env.cmd()
             .env("MEX2FA_DB", &db)
             .args(rotate_args(&new_key, &["--yes"]))
@@ -577,44 +702,64 @@ fn every_storage_order_rotates_every_token_and_nothing_else() {
             .stdout(contains(
                 "rotated 210 secrets (210 accounts, 0 pending) to the new key; 30 already under it",
             ));
-        let after = dump(&db);
-        assert_eq!(before.len(), after.len());
+        let conn = Connection::open(&db).unwrap();
+        let after = other_columns(&conn);
+        // The generated column follows the secret: compared below, not here.
+        let generated = shape.columns.contains("GENERATED");
         for (b, a) in before.iter().zip(&after) {
-            let i: u64 = b[1]
-                .trim_matches('\'')
-                .trim_start_matches("user")
-                .parse()
-                .unwrap();
-            assert_eq!(
-                b[..5],
-                a[..5],
-                "{id_decl}: other columns of user{i} changed"
-            );
-            assert_eq!(b[6], a[6], "{id_decl}: storage type of user{i} changed");
+            let (b, a) = if generated {
+                (&b[..b.len() - 1], &a[..a.len() - 1])
+            } else {
+                (&b[..], &a[..])
+            };
+            assert_eq!(b, a, "{name}: other columns changed");
+        }
+        assert_eq!(before.len(), after.len(), "{name}");
+        for i in 0..count {
+            let user = format!("user{i}");
+            let (kind, token) = stored(&conn, &user);
             if matches!(i % 10, 3 | 5 | 7) {
-                assert_eq!(b[5], a[5], "{id_decl}: user{i} was not to be touched");
+                assert_eq!(
+                    (kind, token),
+                    originals[i as usize],
+                    "{name}: {user} was not to be touched"
+                );
                 continue;
             }
-            let token: Vec<u8> = Connection::open(&db)
-                .unwrap()
-                .query_row(
-                    "SELECT twofa_secret FROM account WHERE username = ?1",
-                    [format!("user{i}")],
-                    |r| r.get(0),
-                )
-                .unwrap();
-            let token = String::from_utf8(token).unwrap();
+            let expected = if text_column { "text" } else { "blob" };
+            assert_eq!(kind, expected, "{name}: {user}'s storage type");
+            let token = token.unwrap();
             assert_eq!(
                 fernet_plaintext(KEY2, &token).as_deref(),
                 Some(secret_for(i).as_str()),
-                "{id_decl}: user{i}"
+                "{name}: {user}"
             );
             assert_eq!(
                 token_header(&token)[1..],
                 (OLD_TIME + i).to_be_bytes(),
-                "{id_decl}: user{i}'s timestamp"
+                "{name}: {user}'s timestamp"
             );
         }
+        if shape.more.contains("TRIGGER") {
+            let fired: i64 = conn
+                .query_row("SELECT count(*) FROM secret_log", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(
+                fired, 210,
+                "{name}: the trigger fires once per rotated token"
+            );
+        }
+        if generated {
+            let stale: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM account WHERE head IS NOT substr(twofa_secret, 30, 20)",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(stale, 0, "{name}: the generated column follows the secret");
+        }
+        drop(conn);
         integrity_ok(&db);
     }
 }
@@ -1068,16 +1213,32 @@ fn wait_for(child: &mut Child, journal: &Path, moment: Moment) -> (bool, u64) {
 
 #[test]
 fn sigkill_at_any_moment_leaves_all_old_or_all_new() {
-    const ACCOUNTS: usize = 2500;
-    const PENDING: usize = 200;
-    /// Trials at random times across the run, then as many inside the write pass.
-    const TIMED: usize = 12;
-    const WRITING: usize = 10;
+    kill_trials(2500, 200, 12, 10);
+}
+
+/// A database larger than the rotation's page cache (8 MiB): SQLite writes
+/// pages into the database file before the commit (after syncing the
+/// journal), so a kill then leaves a half-written file that only the journal
+/// can undo. Some kills must land there.
+#[test]
+fn sigkill_after_pages_spilled_into_the_database_leaves_all_old_or_all_new() {
+    let spilled = kill_trials(100_000, 0, 0, 8);
+    assert!(
+        spilled >= 2,
+        "only {spilled} kills found pages already written into the database"
+    );
+}
+
+/// SIGKILLs a rotation of `accounts` and `pending` rows at `timed` random
+/// moments of its run and at `writing` moments while its journal grows;
+/// each time the database must be wholly old or wholly new. Returns how many
+/// kills found the database file already changed (pages spilled before the commit).
+fn kill_trials(accounts: usize, pending: usize, timed: usize, writing: usize) -> usize {
     let env = TestEnv::new();
-    seed_bulk(&env.db, ACCOUNTS, PENDING);
+    seed_bulk(&env.db, accounts, pending);
     let base = env.snapshot();
     let originals = env.tokens();
-    assert_eq!(originals.len(), ACCOUNTS + PENDING);
+    assert_eq!(originals.len(), accounts + pending);
     let plain: Vec<String> = originals
         .iter()
         .map(|t| fernet_plaintext(KEY, &t.token).expect("seeded under KEY"))
@@ -1122,15 +1283,15 @@ fn sigkill_at_any_moment_leaves_all_old_or_all_new() {
     let mut report = format!(
         "full run {full:?}, journal up to {journal_max} bytes, seed {seed} (MEX2FA_KILL_SEED)\n"
     );
-    let (mut killed_writing, mut seen) = (0, Vec::new());
-    for trial in 0..TIMED + WRITING {
+    let (mut killed_writing, mut spilled, mut seen) = (0, 0, Vec::new());
+    for trial in 0..timed + writing {
         // Stratified: each trial a random point in its own slice of the run
         // (time: the whole run and a little after; journal: 5%..95% of its growth).
         let slice = |n: usize, k: usize, rng: &mut Rng| (k as f64 + rng.unit()) / n as f64;
-        let moment = if trial < TIMED {
-            Moment::After(full.mul_f64(1.1 * slice(TIMED, trial, &mut rng)))
+        let moment = if trial < timed {
+            Moment::After(full.mul_f64(1.1 * slice(timed, trial, &mut rng)))
         } else {
-            let f = 0.05 + 0.9 * slice(WRITING, trial - TIMED, &mut rng);
+            let f = 0.05 + 0.9 * slice(writing, trial - timed, &mut rng);
             Moment::Journal((journal_max as f64 * f) as u64)
         };
         let db = env.path(&format!("trial{trial}.db"));
@@ -1143,15 +1304,17 @@ fn sigkill_at_any_moment_leaves_all_old_or_all_new() {
         child.wait().unwrap();
         let left = std::fs::metadata(&journal).map_or(0, |m| m.len());
         // Pass 2 had begun: the journal holds far more than the schema pages.
-        let writing = running && left > 16 * 1024;
-        killed_writing += usize::from(writing);
+        let in_pass_2 = running && left > 16 * 1024;
+        killed_writing += usize::from(in_pass_2);
+        let changed = std::fs::read(&db).unwrap() != base;
+        spilled += usize::from(changed);
         let result = outcome(&db, &originals, &plain);
         let moment = match moment {
             Moment::After(d) => format!("at {:.1} ms", d.as_secs_f64() * 1e3),
             Moment::Journal(n) => format!("at journal {n} B"),
         };
         report.push_str(&format!(
-            "trial {trial:2}: {moment:<20} running={running:<5} journal={left:>7} B -> {result:?}\n"
+            "trial {trial:2}: {moment:<20} running={running:<5} journal={left:>8} B file changed={changed:<5} -> {result:?}\n"
         ));
         if result == Ok(Outcome::AllNew) {
             // The backup was complete and on disk before the first write.
@@ -1166,9 +1329,10 @@ fn sigkill_at_any_moment_leaves_all_old_or_all_new() {
     eprintln!("{report}");
     assert!(seen.iter().all(Result::is_ok), "{report}");
     assert!(
-        killed_writing >= WRITING / 2,
+        killed_writing >= writing / 2,
         "too few kills landed while tokens were being replaced:\n{report}"
     );
     // The spool is unlinked at once: a killed rotation leaves no temporary file.
     assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+    spilled
 }

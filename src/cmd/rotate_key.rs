@@ -3,33 +3,33 @@
 //!
 //! Everything happens inside one `BEGIN IMMEDIATE` transaction, so a crash at
 //! any moment leaves the database wholly under the old key or wholly under the
-//! new one. Pass 1 only reads: it decrypts every token, writes the backup and
-//! spools the tokens to change (see [`crate::spool`]). One token that no key
-//! opens stops everything before the first write. Pass 2 re-encrypts the
-//! spooled tokens on worker threads (proving each new token decrypts to the
-//! same secret and timestamp) while this thread writes them into SQLite, so
-//! the crypto hides behind the writes. Memory stays bounded however many
-//! accounts there are.
+//! new one. Pass 1 only reads: on all cores it decrypts every token and
+//! re-encrypts it (checking the new token decodes to what was built and holds
+//! the same secret), writes the backup and spools the new tokens (see
+//! [`crate::spool`]). One token that no key opens stops everything before the
+//! first write. Pass 2 reads the spool back on a thread of its own, checking
+//! that each new token decrypts under the new key with its old timestamp,
+//! while this thread writes them into SQLite, in place where the table allows
+//! it. The crypto is done once, while SQLite reads; SQLite's writes, the
+//! longest part, have a core to themselves. Memory stays bounded however
+//! many accounts there are.
 
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
-
-use rayon::prelude::*;
 
 use super::{Run, stream};
 use crate::cli::RotateKey;
 use crate::config::{Config, read_key_file};
-use crate::crypto::{MasterKey, Reencrypted, decrypting_key, reencrypt};
-use crate::db::{AccountId, AuditEntry, Place, ScanFeed, TokenRow, Tx};
+use crate::crypto::{MasterKey, Reencrypted, Rotated, decrypting_key, reencrypt};
+use crate::db::{AccountId, AuditEntry, Place, Slot, TokenRow, Tx};
 use crate::error::{Error, Result};
 use crate::spool::{Spool, SpoolReader};
 use crate::{backup, note, ui};
 
 /// Rows per page: large enough to keep both cores busy, small enough for constant memory.
 pub const PAGE: usize = 2048;
-/// Re-encrypted pages waiting for the writer: crypto runs ahead of SQLite.
+/// Checked pages waiting for the writer.
 const AHEAD: usize = 4;
 /// SQLite page cache while writing. A rewrite of every row spills dirty pages
 /// (and syncs the journal) each time the cache fills: 2 MiB (the default)
@@ -38,7 +38,7 @@ const AHEAD: usize = 4;
 /// ~8% faster than 32 MiB on the benchmark machine); where they are dear,
 /// 14 syncs stay cheap too.
 const CACHE_MIB: u32 = 8;
-/// Spooled tokens kept in memory (~150k accounts); beyond, a temporary
+/// Spooled tokens kept in memory (~130k accounts); beyond, a temporary
 /// file. With the page cache, peak memory stays under 64 MB at any size.
 const SPOOL_MEMORY: usize = 24 << 20;
 /// Undecryptable accounts named in the error before "and N more".
@@ -124,7 +124,8 @@ fn describe(place: Place, id: &AccountId, user: &str) -> String {
     format!("'{}' (id {id}{pending})", ui::escape(user))
 }
 
-/// Where a token stands: decrypting it is all pass 1 (and a dry run) needs.
+/// Where a token stands: decrypting it is all a dry run (and the count in
+/// the question before a rotation) needs.
 fn classify(row: &TokenRow, new: &MasterKey, old: &[MasterKey]) -> Class {
     if row.value.is_blank() {
         return Class::Empty;
@@ -137,11 +138,27 @@ fn classify(row: &TokenRow, new: &MasterKey, old: &[MasterKey]) -> Class {
     }
 }
 
-/// One token to change: where it lives and the token, old in the spool,
-/// new once re-encrypted.
+/// Pass 1's verdict on a token: where it stands and, for an old one, the
+/// token it becomes.
+fn rotate(row: &TokenRow, new: &MasterKey, old: &[MasterKey]) -> (Class, Option<Rotated>) {
+    if row.value.is_blank() {
+        return (Class::Empty, None);
+    }
+    match row.value.token().map(|t| reencrypt(t, new, old)) {
+        Some(Reencrypted::Rotated(r)) => (Class::Old, Some(r)),
+        Some(Reencrypted::AlreadyNew) => (Class::New, None),
+        // Also a new token that failed its checks: nothing is written.
+        Some(Reencrypted::Undecryptable) | None => (Class::Undecryptable, None),
+    }
+}
+
+/// One token to change: where it lives (and where its old token lay) and
+/// the new token, with the timestamp it kept.
 struct Record {
     place: Place,
     id: AccountId,
+    slot: Option<Slot>,
+    timestamp: u64,
     token: String,
 }
 
@@ -160,12 +177,12 @@ impl Records {
         }
     }
 
-    /// One record: place, id (integer or text), token.
-    fn push(&mut self, place: Place, id: &AccountId, token: &str) -> Result<()> {
+    /// One record: place, id (integer or text), slot (if any), timestamp, token.
+    fn push(&mut self, row: &TokenRow, new: &Rotated) -> Result<()> {
         let rec = &mut self.record;
         rec.clear();
-        rec.push(u8::from(place == Place::Pending));
-        match id {
+        rec.push(u8::from(row.place == Place::Pending));
+        match &row.id {
             AccountId::Int(n) => {
                 rec.push(0);
                 rec.extend_from_slice(&n.to_le_bytes());
@@ -176,8 +193,16 @@ impl Records {
                 rec.extend_from_slice(t.as_bytes());
             }
         }
-        rec.extend_from_slice(&(token.len() as u64).to_le_bytes());
-        rec.extend_from_slice(token.as_bytes());
+        match row.slot {
+            Some(slot) => {
+                rec.push(1);
+                rec.extend_from_slice(&slot.to_bytes());
+            }
+            None => rec.push(0),
+        }
+        rec.extend_from_slice(&new.timestamp.to_le_bytes());
+        rec.extend_from_slice(&(new.token.len() as u64).to_le_bytes());
+        rec.extend_from_slice(new.token.as_bytes());
         self.spool.write(rec)
     }
 
@@ -193,10 +218,14 @@ struct Replay {
 }
 
 impl Replay {
-    fn u64(&mut self) -> Result<u64> {
-        let mut b = [0u8; 8];
+    fn bytes<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let mut b = [0u8; N];
         self.input.read_all(&mut b)?;
-        Ok(u64::from_le_bytes(b))
+        Ok(b)
+    }
+
+    fn u64(&mut self) -> Result<u64> {
+        self.bytes().map(u64::from_le_bytes)
     }
 
     fn text(&mut self) -> Result<String> {
@@ -210,23 +239,28 @@ impl Replay {
 
     /// The next record, or `None` at the end.
     fn next(&mut self) -> Result<Option<Record>> {
-        let mut head = [0u8; 2];
-        if !self.input.read_exact_or_end(&mut head)? {
+        let mut place = [0u8; 1];
+        if !self.input.read_exact_or_end(&mut place)? {
             return Ok(None);
         }
-        let place = if head[0] == 1 {
+        let place = if place[0] == 1 {
             Place::Pending
         } else {
             Place::Account
         };
-        let id = if head[1] == 0 {
-            AccountId::Int(self.u64()? as i64)
-        } else {
-            AccountId::Text(self.text()?)
+        let id = match self.bytes::<1>()? {
+            [0] => AccountId::Int(self.u64()? as i64),
+            _ => AccountId::Text(self.text()?),
+        };
+        let slot = match self.bytes::<1>()? {
+            [0] => None,
+            _ => Some(Slot::from_bytes(&self.bytes()?)),
         };
         Ok(Some(Record {
             place,
             id,
+            slot,
+            timestamp: self.u64()?,
             token: self.text()?,
         }))
     }
@@ -244,58 +278,32 @@ impl Replay {
     }
 }
 
-/// Pass 2's worker side: spooled old tokens in, proven new tokens out, a
-/// page at a time, until the spool ends, a token fails, or the writer hangs up.
-fn reencrypt_spool(
-    mut replay: Replay,
-    out: SyncSender<Result<Vec<Record>>>,
-    new: &MasterKey,
-    old: &[MasterKey],
-) {
-    std::thread::scope(|s| {
-        // Reading the spool on a thread of its own keeps the crypto busy.
-        let (send, pages) = sync_channel(2);
-        s.spawn(move || {
-            loop {
-                let page = replay.page(PAGE);
-                let end = page.as_ref().map_or(true, Vec::is_empty);
-                if send.send(page).is_err() || end {
-                    return;
-                }
+/// Pass 2's reading side: spooled records, each new token checked to
+/// decrypt under the new key with the timestamp it kept, a page at a time,
+/// until the spool ends, a check fails, or the writer hangs up.
+fn check_spool(mut replay: Replay, out: SyncSender<Result<Vec<Record>>>, new: &MasterKey) {
+    loop {
+        let page = replay.page(PAGE).and_then(|p| {
+            match p.iter().find(|r| !new.opens_at(&r.token, r.timestamp)) {
+                Some(r) => Err(Error::key(format!(
+                    "the new {} token of id {} does not decrypt under the new key; nothing was changed",
+                    r.place.name(),
+                    r.id
+                ))),
+                None => Ok(p),
             }
         });
-        for page in pages {
-            let rotated = page.and_then(|p| {
-                p.into_par_iter()
-                    .with_min_len(PAGE / 8)
-                    .map(|r| match reencrypt(&r.token, new, old) {
-                        Reencrypted::Rotated(token) => Ok(Record { token, ..r }),
-                        // Pass 1 decrypted it under an old key moments ago, under our lock.
-                        _ => Err(Error::key(format!(
-                            "the {} token of id {} could not be re-encrypted and checked; nothing was changed",
-                            r.place.name(),
-                            r.id
-                        ))),
-                    })
-                    .collect::<Result<Vec<Record>>>()
-            });
-            if matches!(&rotated, Ok(p) if p.is_empty()) {
-                return;
-            }
-            let failed = rotated.is_err();
-            if out.send(rotated).is_err() || failed {
-                return;
-            }
+        let end = page.as_ref().map_or(true, Vec::is_empty);
+        if out.send(page).is_err() || end {
+            return;
         }
-    });
+    }
 }
 
-/// Pass 2's writer side: new tokens in spool order, for [`Tx::rewrite_in_scan`]
-/// and for the row-by-row writes after it.
+/// Pass 2's writer side: checked records in spool order.
 struct Feed {
     input: Option<Receiver<Result<Vec<Record>>>>,
     page: std::vec::IntoIter<Record>,
-    head: Option<Record>,
     failure: Option<Error>,
     bar: indicatif::ProgressBar,
     popped: u64,
@@ -306,45 +314,37 @@ impl Feed {
         Feed {
             input: Some(input),
             page: Vec::new().into_iter(),
-            head: None,
             failure: None,
             bar,
             popped: 0,
         }
     }
 
-    /// The next record, waiting for the workers if they are behind.
-    fn peek(&mut self) -> Option<&Record> {
-        if self.head.is_none() && self.failure.is_none() {
-            self.head = self.page.next();
-            if self.head.is_none() {
-                match self.input.as_ref().and_then(|rx| rx.recv().ok()) {
-                    Some(Ok(page)) => {
-                        self.page = page.into_iter();
-                        self.head = self.page.next();
-                    }
-                    Some(Err(e)) => self.failure = Some(e),
-                    None => self.input = None,
+    /// The next record, waiting for the reader if it is behind; `None` at
+    /// the end or once it failed.
+    fn pop(&mut self) -> Option<Record> {
+        let mut next = self.page.next();
+        while next.is_none() && self.failure.is_none() {
+            match self.input.as_ref()?.recv() {
+                Ok(Ok(page)) => {
+                    self.page = page.into_iter();
+                    next = self.page.next();
                 }
+                Ok(Err(e)) => self.failure = Some(e),
+                Err(_) => self.input = None,
             }
         }
-        self.head.as_ref()
-    }
-
-    fn pop(&mut self) -> Option<Record> {
-        self.peek();
-        let head = self.head.take();
-        if head.is_some() {
+        if next.is_some() {
             // The bar reads the clock on every call: a call per page, not per token.
             self.popped += 1;
             if self.popped.is_multiple_of(1024) {
                 self.bar.inc(1024);
             }
         }
-        head
+        next
     }
 
-    /// Lets the workers stop (their next send fails) and keeps what went wrong.
+    /// Lets the reader stop (its next send fails) and keeps what went wrong.
     fn close(&mut self) -> Option<Error> {
         self.input = None;
         self.bar.inc(self.popped % 1024);
@@ -352,51 +352,16 @@ impl Feed {
     }
 }
 
-impl ScanFeed for Feed {
-    fn due(&mut self, id: &AccountId) -> bool {
-        self.peek()
-            .is_some_and(|r| r.place == Place::Account && r.id == *id)
-    }
-
-    fn take(&mut self, id: &AccountId) -> Result<String> {
-        match self.pop() {
-            Some(r) if r.place == Place::Account && r.id == *id => Ok(r.token),
-            _ => Err(Error::state(format!(
-                "the rotation lost its place at account id {id}; nothing was changed, run it again"
-            ))),
-        }
-    }
-}
-
-fn lock(feed: &Mutex<Feed>) -> std::sync::MutexGuard<'_, Feed> {
-    feed.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Writes every record of `feed`: account tokens in one table scan when the
-/// ids are integers (storage order is then id order), whatever that scan did
-/// not take row by row. Returns how many were written.
-fn write_all(tx: &Tx<'_>, feed: &Arc<Mutex<Feed>>) -> Result<u64> {
-    let scan = matches!(
-        lock(feed).peek(),
-        Some(Record {
-            place: Place::Account,
-            id: AccountId::Int(_),
-            ..
-        })
-    );
-    let mut written = if scan {
-        tx.rewrite_in_scan(Arc::clone(feed))?
-    } else {
-        0
-    };
+/// Writes every record of `feed`; returns how many were written.
+fn write_all(tx: &Tx<'_>, feed: &mut Feed) -> Result<u64> {
     let mut writers = [
         tx.token_writer(Place::Account)?,
         tx.token_writer(Place::Pending)?,
     ];
-    loop {
-        let next = lock(feed).pop();
-        let Some(r) = next else { break };
-        if !writers[usize::from(r.place == Place::Pending)].set(&r.id, &r.token)? {
+    let mut written = 0;
+    while let Some(r) = feed.pop() {
+        let writer = &mut writers[usize::from(r.place == Place::Pending)];
+        if !writer.replace(&r.id, r.slot, &r.token)? {
             return Err(Error::state(format!(
                 "the {} token of id {} vanished during the rotation; nothing was changed, run it again",
                 r.place.name(),
@@ -498,26 +463,24 @@ impl Run for RotateKey {
             } else {
                 0
             };
-            // Pass 1: read and decrypt everything; nothing is written yet.
+            // Pass 1: read, decrypt and re-encrypt everything; nothing is written yet.
             let bar = progress(shown, total, "checking");
             let mut spool = Records::new();
             let mut tally = Tally::default();
             for place in [Place::Account, Place::Pending] {
                 stream(
-                    tx.token_pages(place, PAGE),
-                    |row| classify(row, &new, &old),
-                    |rows, classes| {
-                        for (row, class) in rows.iter().zip(classes) {
+                    tx.token_pages(place, PAGE)?,
+                    |row| rotate(row, &new, &old),
+                    |rows, verdicts| {
+                        for (row, (class, rotated)) in rows.iter().zip(verdicts) {
                             tally.add(row, class);
-                            if class == Class::Old {
+                            if let Some(rotated) = rotated {
                                 // Only what changes is backed up: tokens already under the
                                 // new key stay as they are, and a restore need not open them.
                                 if let Some(b) = backup.as_mut() {
                                     b.add(row)?;
                                 }
-                                if let Some(t) = row.value.token() {
-                                    spool.push(row.place, &row.id, t)?;
-                                }
+                                spool.push(row, &rotated)?;
                             }
                         }
                         bar.inc(rows.len() as u64);
@@ -536,25 +499,22 @@ impl Run for RotateKey {
                 // On disk before the first token is replaced.
                 b.sync()?;
             }
-            // Pass 2: workers re-encrypt and check, this thread writes.
+            // Pass 2: a thread reads the spool back and checks, this one writes.
             tx.set_cache_mib(CACHE_MIB)?;
             let replay = spool.replay()?;
             let (send, receive) = sync_channel(AHEAD);
-            let feed = Arc::new(Mutex::new(Feed::new(
-                receive,
-                progress(shown, tally.to_rotate(), "rotating"),
-            )));
+            let mut feed = Feed::new(receive, progress(shown, tally.to_rotate(), "rotating"));
             let written = std::thread::scope(|s| {
-                s.spawn(|| reencrypt_spool(replay, send, &new, &old));
-                let written = write_all(tx, &feed);
-                // Also stops the workers when the writes failed.
-                let failure = lock(&feed).close();
+                s.spawn(|| check_spool(replay, send, &new));
+                let written = write_all(tx, &mut feed);
+                // Also stops the reader when the writes failed.
+                let failure = feed.close();
                 match (written, failure) {
                     (_, Some(e)) | (Err(e), None) => Err(e),
                     (Ok(n), None) => Ok(n),
                 }
             })?;
-            lock(&feed).bar.finish_and_clear();
+            feed.bar.finish_and_clear();
             if written != tally.to_rotate() {
                 return Err(Error::state(format!(
                     "{written} of {} tokens were rewritten; nothing was changed, run it again",
