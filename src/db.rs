@@ -6,7 +6,7 @@
 //! columns. mex2fa's own state lives in tables of its own (`mex2fa_pending`,
 //! `mex2fa_audit`), created on the first write that needs them.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -19,6 +19,9 @@ use rusqlite::{
 };
 
 use crate::error::{Error, Result};
+
+mod write_behind;
+use write_behind::WriteBehind;
 
 const PENDING_TABLE: &str = "mex2fa_pending";
 const AUDIT_TABLE: &str = "mex2fa_audit";
@@ -919,6 +922,7 @@ impl Db {
             schema: &self.schema,
             form: self.form,
             in_place: OnceCell::new(),
+            behind: RefCell::new(None),
             path: &path,
             busy,
         };
@@ -1039,6 +1043,8 @@ pub struct Tx<'c> {
     form: TokenForm,
     /// Worked out on first use: only a rotation needs it.
     in_place: OnceCell<Option<InPlace>>,
+    /// Started by [`write_behind`](Self::write_behind), stopped after the commit.
+    behind: RefCell<Option<WriteBehind>>,
     path: &'c Path,
     busy: Duration,
 }
@@ -1146,6 +1152,16 @@ impl Tx<'_> {
             path: self.path,
             busy: self.busy,
         }
+    }
+
+    /// For a transaction about to write much: from now until after the
+    /// commit, what it writes goes to the disk as it goes (see
+    /// [`write_behind`]), so the syncs of cache spills and the commit find
+    /// little left to write.
+    pub fn write_behind(&self) {
+        self.behind
+            .borrow_mut()
+            .get_or_insert_with(|| WriteBehind::start(self.path));
     }
 
     /// Lets this connection keep up to `mib` MiB of pages in memory (a

@@ -501,6 +501,7 @@ impl Run for RotateKey {
             }
             // Pass 2: a thread reads the spool back and checks, this one writes.
             tx.set_cache_mib(CACHE_MIB)?;
+            tx.write_behind();
             let replay = spool.replay()?;
             let (send, receive) = sync_channel(AHEAD);
             let mut feed = Feed::new(receive, progress(shown, tally.to_rotate(), "rotating"));
