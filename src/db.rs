@@ -20,6 +20,7 @@ use rusqlite::{
 
 use crate::error::{Error, Result};
 
+mod journal;
 mod write_behind;
 use write_behind::WriteBehind;
 
@@ -647,8 +648,13 @@ impl Db {
             Mode::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
             Mode::ReadWrite => OpenFlags::SQLITE_OPEN_READ_WRITE,
         } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn =
-            Connection::open_with_flags(path, flags).map_err(|e| sql_error(path, busy, e))?;
+        // Writes go through the shim that writes the rollback journal in large pieces.
+        let conn = if mode == Mode::ReadWrite && journal::register() {
+            Connection::open_with_flags_and_vfs(path, flags, journal::NAME)
+        } else {
+            Connection::open_with_flags(path, flags)
+        }
+        .map_err(|e| sql_error(path, busy, e))?;
         conn.busy_timeout(busy)
             .map_err(|e| sql_error(path, busy, e))?;
         let mut db = Db {
