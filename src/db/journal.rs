@@ -219,6 +219,36 @@ unsafe fn flush(file: *mut ffi::sqlite3_file) -> c_int {
     }
 }
 
+/// Runs `f` on the default VFS's file and methods behind `file`.
+///
+/// # Safety
+/// As [`parts`].
+unsafe fn forward<R>(
+    file: *mut ffi::sqlite3_file,
+    f: impl FnOnce(*mut ffi::sqlite3_file, &ffi::sqlite3_io_methods) -> R,
+) -> R {
+    unsafe {
+        let (_, inner, m) = parts(file);
+        f(inner, m)
+    }
+}
+
+/// [`forward`], once what is pending is written.
+///
+/// # Safety
+/// As [`parts`].
+unsafe fn after_flush(
+    file: *mut ffi::sqlite3_file,
+    f: impl FnOnce(*mut ffi::sqlite3_file, &ffi::sqlite3_io_methods) -> c_int,
+) -> c_int {
+    unsafe {
+        match flush(file) {
+            ffi::SQLITE_OK => forward(file, f),
+            rc => rc,
+        }
+    }
+}
+
 unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
     unsafe {
         let flushed = flush(file);
@@ -242,12 +272,9 @@ unsafe extern "C" fn read(
     offset: i64,
 ) -> c_int {
     unsafe {
-        let rc = flush(file);
-        if rc != ffi::SQLITE_OK {
-            return rc;
-        }
-        let (_, inner, m) = parts(file);
-        (m.xRead.expect("xRead"))(inner, buf, amount, offset)
+        after_flush(file, |f, m| {
+            (m.xRead.expect("xRead"))(f, buf, amount, offset)
+        })
     }
 }
 
@@ -265,9 +292,9 @@ unsafe extern "C" fn write(
             held > 0 && offset == j.at + held as i64 && held + n <= CAP
         };
         if !joins {
-            let rc = flush(file);
-            if rc != ffi::SQLITE_OK {
-                return rc;
+            match flush(file) {
+                ffi::SQLITE_OK => {}
+                rc => return rc,
             }
         }
         let (j, inner, m) = parts(file);
@@ -284,57 +311,15 @@ unsafe extern "C" fn write(
 }
 
 unsafe extern "C" fn truncate(file: *mut ffi::sqlite3_file, size: i64) -> c_int {
-    unsafe {
-        let rc = flush(file);
-        if rc != ffi::SQLITE_OK {
-            return rc;
-        }
-        let (_, inner, m) = parts(file);
-        (m.xTruncate.expect("xTruncate"))(inner, size)
-    }
+    unsafe { after_flush(file, |f, m| (m.xTruncate.expect("xTruncate"))(f, size)) }
 }
 
 unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
-    unsafe {
-        let rc = flush(file);
-        if rc != ffi::SQLITE_OK {
-            return rc;
-        }
-        let (_, inner, m) = parts(file);
-        (m.xSync.expect("xSync"))(inner, flags)
-    }
+    unsafe { after_flush(file, |f, m| (m.xSync.expect("xSync"))(f, flags)) }
 }
 
 unsafe extern "C" fn file_size(file: *mut ffi::sqlite3_file, size: *mut i64) -> c_int {
-    unsafe {
-        let rc = flush(file);
-        if rc != ffi::SQLITE_OK {
-            return rc;
-        }
-        let (_, inner, m) = parts(file);
-        (m.xFileSize.expect("xFileSize"))(inner, size)
-    }
-}
-
-unsafe extern "C" fn lock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    unsafe {
-        let (_, inner, m) = parts(file);
-        (m.xLock.expect("xLock"))(inner, level)
-    }
-}
-
-unsafe extern "C" fn unlock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    unsafe {
-        let (_, inner, m) = parts(file);
-        (m.xUnlock.expect("xUnlock"))(inner, level)
-    }
-}
-
-unsafe extern "C" fn check_reserved_lock(file: *mut ffi::sqlite3_file, out: *mut c_int) -> c_int {
-    unsafe {
-        let (_, inner, m) = parts(file);
-        (m.xCheckReservedLock.expect("xCheckReservedLock"))(inner, out)
-    }
+    unsafe { after_flush(file, |f, m| (m.xFileSize.expect("xFileSize"))(f, size)) }
 }
 
 unsafe extern "C" fn file_control(
@@ -343,26 +328,37 @@ unsafe extern "C" fn file_control(
     arg: *mut c_void,
 ) -> c_int {
     unsafe {
-        let rc = flush(file);
-        if rc != ffi::SQLITE_OK {
-            return rc;
-        }
-        let (_, inner, m) = parts(file);
-        (m.xFileControl.expect("xFileControl"))(inner, op, arg)
+        after_flush(file, |f, m| {
+            (m.xFileControl.expect("xFileControl"))(f, op, arg)
+        })
+    }
+}
+
+unsafe extern "C" fn lock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
+    unsafe { forward(file, |f, m| (m.xLock.expect("xLock"))(f, level)) }
+}
+
+unsafe extern "C" fn unlock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
+    unsafe { forward(file, |f, m| (m.xUnlock.expect("xUnlock"))(f, level)) }
+}
+
+unsafe extern "C" fn check_reserved_lock(file: *mut ffi::sqlite3_file, out: *mut c_int) -> c_int {
+    unsafe {
+        forward(file, |f, m| {
+            (m.xCheckReservedLock.expect("xCheckReservedLock"))(f, out)
+        })
     }
 }
 
 unsafe extern "C" fn sector_size(file: *mut ffi::sqlite3_file) -> c_int {
-    unsafe {
-        let (_, inner, m) = parts(file);
-        (m.xSectorSize.expect("xSectorSize"))(inner)
-    }
+    unsafe { forward(file, |f, m| (m.xSectorSize.expect("xSectorSize"))(f)) }
 }
 
 unsafe extern "C" fn device_characteristics(file: *mut ffi::sqlite3_file) -> c_int {
     unsafe {
-        let (_, inner, m) = parts(file);
-        (m.xDeviceCharacteristics.expect("xDeviceCharacteristics"))(inner)
+        forward(file, |f, m| {
+            (m.xDeviceCharacteristics.expect("xDeviceCharacteristics"))(f)
+        })
     }
 }
 
