@@ -222,13 +222,9 @@ impl TokenForm {
     }
 
     fn value(self, token: &str) -> Value {
-        self.into_value(token.to_string())
-    }
-
-    fn into_value(self, token: String) -> Value {
         match self {
-            TokenForm::Text => Value::Text(token),
-            TokenForm::Blob => Value::Blob(token.into_bytes()),
+            TokenForm::Text => Value::Text(token.to_string()),
+            TokenForm::Blob => Value::Blob(token.as_bytes().to_vec()),
         }
     }
 }
