@@ -500,7 +500,7 @@ fn stragglers_under_two_old_keys_and_already_new() {
 /// A shape of the accounts table, for [`every_table_shape_rotates_every_token_and_nothing_else`].
 struct Shape {
     name: &'static str,
-    /// The columns after `accountid`'s type, before the 2FA columns.
+    /// How `accountid` is declared.
     id: &'static str,
     /// The secret column's declared type.
     secret: &'static str,
