@@ -21,7 +21,8 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'mex2fa' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s SQLite database file (never created by mex2fa)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
             [CompletionResult]::new('--table', '--table', [CompletionResultType]::ParameterName, 'Table that holds the accounts')
@@ -58,7 +59,8 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
             [CompletionResult]::new('--svg', '--svg', [CompletionResultType]::ParameterName, 'Also write the QR code as an SVG image (created 0600; never overwritten)')
             [CompletionResult]::new('--code', '--code', [CompletionResultType]::ParameterName, 'Confirm at once with this code from the authenticator app')
             [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'How long the enrollment stays pending (e.g. 900, 15m, 1h)')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s SQLite database file (never created by mex2fa)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
             [CompletionResult]::new('--table', '--table', [CompletionResultType]::ParameterName, 'Table that holds the accounts')
@@ -83,7 +85,8 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
         }
         'mex2fa;confirm' {
             [CompletionResult]::new('--code', '--code', [CompletionResultType]::ParameterName, 'The 6-digit code (else asked on the terminal, or read from stdin)')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s SQLite database file (never created by mex2fa)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
             [CompletionResult]::new('--table', '--table', [CompletionResultType]::ParameterName, 'Table that holds the accounts')
@@ -105,7 +108,8 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
         'mex2fa;verify' {
             [CompletionResult]::new('--code', '--code', [CompletionResultType]::ParameterName, 'The 6-digit code (else asked on the terminal, or read from stdin)')
             [CompletionResult]::new('--window', '--window', [CompletionResultType]::ParameterName, 'Also accept this many 30-second steps before and after now (the app accepts 0)')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s SQLite database file (never created by mex2fa)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
             [CompletionResult]::new('--table', '--table', [CompletionResultType]::ParameterName, 'Table that holds the accounts')
@@ -125,7 +129,8 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
             break
         }
         'mex2fa;disable' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s SQLite database file (never created by mex2fa)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
             [CompletionResult]::new('--table', '--table', [CompletionResultType]::ParameterName, 'Table that holds the accounts')
@@ -151,7 +156,8 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
             [CompletionResult]::new('--new-key-file', '--new-key-file', [CompletionResultType]::ParameterName, 'File holding the new Fernet key (see `mex2fa keygen --out`)')
             [CompletionResult]::new('--old-key-file', '--old-key-file', [CompletionResultType]::ParameterName, 'A further old key to decrypt with (repeatable), e.g. for stragglers')
             [CompletionResult]::new('--backup', '--backup', [CompletionResultType]::ParameterName, 'Save every old token to this file first (created 0600; never overwritten)')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s SQLite database file (never created by mex2fa)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
             [CompletionResult]::new('--table', '--table', [CompletionResultType]::ParameterName, 'Table that holds the accounts')
@@ -176,7 +182,8 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
         'mex2fa;restore' {
             [CompletionResult]::new('--backup', '--backup', [CompletionResultType]::ParameterName, 'The backup file written by rotate-key')
             [CompletionResult]::new('--old-key-file', '--old-key-file', [CompletionResultType]::ParameterName, 'A further key the backup''s tokens may be under (repeatable): a backup of a rotation that also used --old-key-file holds tokens under each')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s SQLite database file (never created by mex2fa)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
             [CompletionResult]::new('--table', '--table', [CompletionResultType]::ParameterName, 'Table that holds the accounts')
@@ -198,7 +205,8 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
             break
         }
         'mex2fa;status' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s SQLite database file (never created by mex2fa)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
             [CompletionResult]::new('--table', '--table', [CompletionResultType]::ParameterName, 'Table that holds the accounts')
@@ -218,7 +226,8 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
             break
         }
         'mex2fa;doctor' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s SQLite database file (never created by mex2fa)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
             [CompletionResult]::new('--table', '--table', [CompletionResultType]::ParameterName, 'Table that holds the accounts')
@@ -242,7 +251,8 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
         }
         'mex2fa;keygen' {
             [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Write the key to this file (created 0600; never overwritten) instead of stdout')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s SQLite database file (never created by mex2fa)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
             [CompletionResult]::new('--table', '--table', [CompletionResultType]::ParameterName, 'Table that holds the accounts')
@@ -262,7 +272,8 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
             break
         }
         'mex2fa;completions' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s SQLite database file (never created by mex2fa)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
             [CompletionResult]::new('--table', '--table', [CompletionResultType]::ParameterName, 'Table that holds the accounts')
@@ -282,7 +293,8 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
             break
         }
         'mex2fa;demo' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s SQLite database file (never created by mex2fa)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
             [CompletionResult]::new('--table', '--table', [CompletionResultType]::ParameterName, 'Table that holds the accounts')
@@ -305,7 +317,8 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
         'mex2fa;log' {
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only entries at or after this UTC date or time (2026-11-25 or 2026-11-25T08:00:00Z)')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most this many entries, newest first')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s SQLite database file (never created by mex2fa)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
             [CompletionResult]::new('--table', '--table', [CompletionResultType]::ParameterName, 'Table that holds the accounts')

@@ -101,13 +101,17 @@ _mex2fa() {
 
     case "${cmd}" in
         mex2fa)
-            opts="-q -h -V --db --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version enroll confirm verify disable rotate-key restore status doctor keygen completions demo log help"
+            opts="-q -h -V --db --db-password-file --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version enroll confirm verify disable rotate-key restore status doctor keygen completions demo log help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -155,13 +159,17 @@ _mex2fa() {
             return 0
             ;;
         mex2fa__subcmd__completions)
-            opts="-q -h -V --db --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version bash elvish fish powershell zsh"
+            opts="-q -h -V --db --db-password-file --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -209,7 +217,7 @@ _mex2fa() {
             return 0
             ;;
         mex2fa__subcmd__confirm)
-            opts="-q -h -V --code --db --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
+            opts="-q -h -V --code --db --db-password-file --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -220,6 +228,10 @@ _mex2fa() {
                     return 0
                     ;;
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -267,13 +279,17 @@ _mex2fa() {
             return 0
             ;;
         mex2fa__subcmd__demo)
-            opts="-q -h -V --clean --db --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
+            opts="-q -h -V --clean --db --db-password-file --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -321,13 +337,17 @@ _mex2fa() {
             return 0
             ;;
         mex2fa__subcmd__disable)
-            opts="-y -q -h -V --all --yes --db --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
+            opts="-y -q -h -V --all --yes --db --db-password-file --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -375,13 +395,17 @@ _mex2fa() {
             return 0
             ;;
         mex2fa__subcmd__doctor)
-            opts="-y -q -h -V --fix --yes --db --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
+            opts="-y -q -h -V --fix --yes --db --db-password-file --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -429,7 +453,7 @@ _mex2fa() {
             return 0
             ;;
         mex2fa__subcmd__enroll)
-            opts="-q -h -V --force --show-secret --no-qr --invert --png --svg --code --ttl --db --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
+            opts="-q -h -V --force --show-secret --no-qr --invert --png --svg --code --ttl --db --db-password-file --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -452,6 +476,10 @@ _mex2fa() {
                     return 0
                     ;;
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -695,7 +723,7 @@ _mex2fa() {
             return 0
             ;;
         mex2fa__subcmd__keygen)
-            opts="-q -h -V --out --db --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
+            opts="-q -h -V --out --db --db-password-file --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -706,6 +734,10 @@ _mex2fa() {
                     return 0
                     ;;
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -753,7 +785,7 @@ _mex2fa() {
             return 0
             ;;
         mex2fa__subcmd__log)
-            opts="-q -h -V --since --limit --db --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
+            opts="-q -h -V --since --limit --db --db-password-file --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -768,6 +800,10 @@ _mex2fa() {
                     return 0
                     ;;
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -815,7 +851,7 @@ _mex2fa() {
             return 0
             ;;
         mex2fa__subcmd__restore)
-            opts="-y -q -h -V --backup --old-key-file --yes --db --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
+            opts="-y -q -h -V --backup --old-key-file --yes --db --db-password-file --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -830,6 +866,10 @@ _mex2fa() {
                     return 0
                     ;;
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -877,7 +917,7 @@ _mex2fa() {
             return 0
             ;;
         mex2fa__subcmd__rotate__subcmd__key)
-            opts="-y -q -h -V --new-key-file --old-key-file --dry-run --backup --yes --db --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
+            opts="-y -q -h -V --new-key-file --old-key-file --dry-run --backup --yes --db --db-password-file --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -896,6 +936,10 @@ _mex2fa() {
                     return 0
                     ;;
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -943,13 +987,17 @@ _mex2fa() {
             return 0
             ;;
         mex2fa__subcmd__status)
-            opts="-q -h -V --db --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
+            opts="-q -h -V --db --db-password-file --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -997,7 +1045,7 @@ _mex2fa() {
             return 0
             ;;
         mex2fa__subcmd__verify)
-            opts="-q -h -V --code --window --db --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
+            opts="-q -h -V --code --window --db --db-password-file --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1012,6 +1060,10 @@ _mex2fa() {
                     return 0
                     ;;
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db-password-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

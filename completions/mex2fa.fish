@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_mex2fa_global_optspecs
-    string join \n db= master-key-file= env-file= table= id-column= user-column= enabled-column= secret-column= issuer= busy-timeout= json q/quiet h/help V/version
+    string join \n db= db-password-file= master-key-file= env-file= table= id-column= user-column= enabled-column= secret-column= issuer= busy-timeout= json q/quiet h/help V/version
 end
 
 function __fish_mex2fa_needs_command
@@ -24,7 +24,8 @@ function __fish_mex2fa_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c mex2fa -n "__fish_mex2fa_needs_command" -l db -d 'The app\'s SQLite database file (never created by mex2fa)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_needs_command" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_needs_command" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_needs_command" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_needs_command" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_needs_command" -l table -d 'Table that holds the accounts' -r
@@ -55,7 +56,8 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -l png -d 'Also wr
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -l svg -d 'Also write the QR code as an SVG image (created 0600; never overwritten)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -l code -d 'Confirm at once with this code from the authenticator app' -r
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -l ttl -d 'How long the enrollment stays pending (e.g. 900, 15m, 1h)' -r
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -l db -d 'The app\'s SQLite database file (never created by mex2fa)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -l table -d 'Table that holds the accounts' -r
@@ -74,7 +76,8 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -s q -l quiet -d '
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -s V -l version -d 'Print version'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand confirm" -l code -d 'The 6-digit code (else asked on the terminal, or read from stdin)' -r
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand confirm" -l db -d 'The app\'s SQLite database file (never created by mex2fa)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand confirm" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand confirm" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand confirm" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand confirm" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand confirm" -l table -d 'Table that holds the accounts' -r
@@ -90,7 +93,8 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand confirm" -s h -l help -d '
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand confirm" -s V -l version -d 'Print version'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -l code -d 'The 6-digit code (else asked on the terminal, or read from stdin)' -r
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -l window -d 'Also accept this many 30-second steps before and after now (the app accepts 0)' -r
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -l db -d 'The app\'s SQLite database file (never created by mex2fa)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -l table -d 'Table that holds the accounts' -r
@@ -104,7 +108,8 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -l json -d 'Print 
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -s q -l quiet -d 'Print only results and errors, no progress or hints'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -s V -l version -d 'Print version'
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand disable" -l db -d 'The app\'s SQLite database file (never created by mex2fa)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand disable" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand disable" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand disable" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand disable" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand disable" -l table -d 'Table that holds the accounts' -r
@@ -123,7 +128,8 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand disable" -s V -l version -
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l new-key-file -d 'File holding the new Fernet key (see `mex2fa keygen --out`)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l old-key-file -d 'A further old key to decrypt with (repeatable), e.g. for stragglers' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l backup -d 'Save every old token to this file first (created 0600; never overwritten)' -r -F
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l db -d 'The app\'s SQLite database file (never created by mex2fa)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l table -d 'Table that holds the accounts' -r
@@ -141,7 +147,8 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -s h -l help -
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -s V -l version -d 'Print version'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l backup -d 'The backup file written by rotate-key' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l old-key-file -d 'A further key the backup\'s tokens may be under (repeatable): a backup of a rotation that also used --old-key-file holds tokens under each' -r -F
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l db -d 'The app\'s SQLite database file (never created by mex2fa)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l table -d 'Table that holds the accounts' -r
@@ -156,7 +163,8 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l json -d 'Print
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -s q -l quiet -d 'Print only results and errors, no progress or hints'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -s V -l version -d 'Print version'
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -l db -d 'The app\'s SQLite database file (never created by mex2fa)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -l table -d 'Table that holds the accounts' -r
@@ -170,7 +178,8 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -l json -d 'Print 
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -s q -l quiet -d 'Print only results and errors, no progress or hints'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -s h -l help -d 'Print help'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -s V -l version -d 'Print version'
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l db -d 'The app\'s SQLite database file (never created by mex2fa)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l table -d 'Table that holds the accounts' -r
@@ -187,7 +196,8 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -s q -l quiet -d '
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -l out -d 'Write the key to this file (created 0600; never overwritten) instead of stdout' -r -F
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -l db -d 'The app\'s SQLite database file (never created by mex2fa)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -l table -d 'Table that holds the accounts' -r
@@ -201,7 +211,8 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -l json -d 'Print 
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -s q -l quiet -d 'Print only results and errors, no progress or hints'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -s h -l help -d 'Print help'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -s V -l version -d 'Print version'
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand completions" -l db -d 'The app\'s SQLite database file (never created by mex2fa)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand completions" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand completions" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand completions" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand completions" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand completions" -l table -d 'Table that holds the accounts' -r
@@ -215,7 +226,8 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand completions" -l json -d 'P
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand completions" -s q -l quiet -d 'Print only results and errors, no progress or hints'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand demo" -l db -d 'The app\'s SQLite database file (never created by mex2fa)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand demo" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand demo" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand demo" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand demo" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand demo" -l table -d 'Table that holds the accounts' -r
@@ -232,7 +244,8 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand demo" -s h -l help -d 'Pri
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand log" -l since -d 'Only entries at or after this UTC date or time (2026-11-25 or 2026-11-25T08:00:00Z)' -r
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand log" -l limit -d 'At most this many entries, newest first' -r
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand log" -l db -d 'The app\'s SQLite database file (never created by mex2fa)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand log" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand log" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand log" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand log" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand log" -l table -d 'Table that holds the accounts' -r

@@ -32,7 +32,7 @@ impl Writer {
             "format": FORMAT,
             "version": VERSION,
             "created_at": crate::clock::format_utc(crate::clock::now() as i64),
-            "table": schema.table.as_str(),
+            "table": schema.table.to_string(),
             "id_column": schema.id.as_str(),
             "secret_column": schema.secret.as_str(),
         });
@@ -119,7 +119,7 @@ impl Reader {
             return Err(r.bad("it is not a mex2fa backup (version 1)"));
         }
         for (key, want) in [
-            ("table", schema.table.as_str()),
+            ("table", schema.table.to_string().as_str()),
             ("id_column", schema.id.as_str()),
             ("secret_column", schema.secret.as_str()),
         ] {

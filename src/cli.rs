@@ -31,9 +31,15 @@ pub struct Cli {
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// The app's SQLite database file (never created by mex2fa)
-    #[arg(long, global = true, env = "MEX2FA_DB", value_name = "PATH")]
+    /// The app's database: a SQLite file (never created by mex2fa), or a
+    /// postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in
+    /// MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)
+    #[arg(long, global = true, env = "MEX2FA_DB", value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
+
+    /// Read the database password from this file's first line (else MEX2FA_DB_PASSWORD)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db_password_file: Option<PathBuf>,
 
     /// Read the Fernet master key from this file instead of TWOFA_MASTER_KEY
     #[arg(long, global = true, value_name = "PATH")]

@@ -8,14 +8,18 @@ use zeroize::Zeroizing;
 
 use crate::cli::Global;
 use crate::crypto::MasterKey;
-use crate::db::{self, Db, Ident, Mode, Schema};
+use crate::db::{self, Ident, Mode, Options, Schema, Setting, Store, TableName, Target};
 use crate::error::{Error, Result};
 
 /// The variable the app and mex2fa read the master key from.
 pub const KEY_VAR: &str = "TWOFA_MASTER_KEY";
 
+/// The variable a database password may come from.
+pub const PASSWORD_VAR: &str = "MEX2FA_DB_PASSWORD";
+
 pub struct Config {
-    pub db: Option<PathBuf>,
+    /// Where the database is, with its password if one was given.
+    pub target: Option<Target>,
     pub schema: Schema,
     pub issuer: String,
     pub busy: Duration,
@@ -126,15 +130,126 @@ fn ident(value: &str, flag: &str, var: &str) -> Result<Ident> {
     })
 }
 
+/// Says which flag or variable fixes a database problem that names a setting.
+pub fn explain(e: Error) -> Error {
+    let Error::Setting(setting, message) = e else {
+        return e;
+    };
+    let fix = match setting {
+        Setting::Location => "check --db or MEX2FA_DB".to_string(),
+        Setting::Password => format!(
+            "check the password ({PASSWORD_VAR}, --db-password-file, or the URL in MEX2FA_DB)"
+        ),
+        Setting::Table => "set MEX2FA_TABLE or pass --table to name the accounts table".into(),
+        Setting::Busy => {
+            "retry when the app is idle, or wait longer with --busy-timeout (MEX2FA_BUSY_TIMEOUT)"
+                .into()
+        }
+        column => {
+            let flag = match column {
+                Setting::IdColumn => "id-column",
+                Setting::UserColumn => "user-column",
+                Setting::EnabledColumn => "enabled-column",
+                _ => "secret-column",
+            };
+            format!(
+                "set MEX2FA_{} or pass --{flag}",
+                flag.replace('-', "_").to_ascii_uppercase()
+            )
+        }
+    };
+    Error::Database(format!("{message}; {fix}"))
+}
+
+/// Reads a password file: its first line, without the line break; bounded,
+/// since a password is short and the path could name a device.
+fn read_password_file(path: &Path) -> Result<Zeroizing<String>> {
+    use std::io::Read;
+    let shown = path.display();
+    let file = std::fs::File::open(path).map_err(|e| {
+        Error::usage(format!(
+            "cannot read the password file {shown}: {e}; check --db-password-file"
+        ))
+    })?;
+    let mut bytes = Zeroizing::new(Vec::new());
+    file.take(4097).read_to_end(&mut bytes).map_err(|e| {
+        Error::usage(format!(
+            "cannot read the password file {shown}: {e}; check --db-password-file"
+        ))
+    })?;
+    if bytes.len() > 4096 {
+        return Err(Error::usage(format!(
+            "the password file {shown} is larger than 4 KiB; it should hold only the password"
+        )));
+    }
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| Error::usage(format!("the password file {shown} is not UTF-8 text")))?;
+    let line = text.lines().next().unwrap_or("");
+    if line.is_empty() {
+        return Err(Error::usage(format!(
+            "the password file {shown} is empty; put the database password on its first line"
+        )));
+    }
+    Ok(Zeroizing::new(line.to_string()))
+}
+
+/// Where the database is: `--db` / `MEX2FA_DB`, and a password from the
+/// URL, `--db-password-file` or `MEX2FA_DB_PASSWORD`.
+fn target(g: &Global, db_on_command_line: bool) -> Result<Option<Target>> {
+    let Some(db) = &g.db else {
+        return Ok(None);
+    };
+    let mut target = match db.to_str() {
+        Some(text) => Target::parse(text).map_err(|e| match e {
+            Error::Usage(m) => Error::usage(format!("{m} (from --db or MEX2FA_DB)")),
+            other => other,
+        })?,
+        None => Target::Sqlite(db.clone()),
+    };
+    let server = !matches!(target, Target::Sqlite(_));
+    if target.has_inline_password() {
+        if db_on_command_line {
+            return Err(Error::usage(
+                "a password inside --db's URL would show in ps and in shell history; put the URL in MEX2FA_DB (or .env), or the password in MEX2FA_DB_PASSWORD or --db-password-file",
+            ));
+        }
+        return Ok(Some(target));
+    }
+    if let Some(path) = &g.db_password_file {
+        if !server {
+            return Err(Error::usage(
+                "--db-password-file is for a database server; a SQLite file has no password",
+            ));
+        }
+        target.set_password(read_password_file(path)?);
+    } else if server && let Some(p) = std::env::var(PASSWORD_VAR).ok().filter(|p| !p.is_empty()) {
+        target.set_password(Zeroizing::new(p));
+    }
+    Ok(Some(target))
+}
+
 impl Config {
-    pub fn new(g: &Global) -> Result<Config> {
-        let [id, user, enabled, secret] = &db::COLUMNS;
+    /// `db_on_command_line`: whether `--db` was given as a flag (where a
+    /// password would be visible to every user of the machine).
+    pub fn new(g: &Global, db_on_command_line: bool) -> Result<Config> {
+        let [id, user, enabled, secret] = [
+            ("--id-column", "MEX2FA_ID_COLUMN"),
+            ("--user-column", "MEX2FA_USER_COLUMN"),
+            ("--enabled-column", "MEX2FA_ENABLED_COLUMN"),
+            ("--secret-column", "MEX2FA_SECRET_COLUMN"),
+        ];
+        let table = TableName::parse(&g.table).ok_or_else(|| {
+            Error::usage(format!(
+                "'{}' (from --table or MEX2FA_TABLE) is not a valid table name: use letters, digits and _, not starting with a digit, optionally as schema.table",
+                crate::ui::escape(&g.table)
+            ))
+        })?;
         let schema = Schema {
-            table: ident(&g.table, db::TABLE.flag, db::TABLE.var)?,
-            id: ident(&g.id_column, id.flag, id.var)?,
-            user: ident(&g.user_column, user.flag, user.var)?,
-            enabled: ident(&g.enabled_column, enabled.flag, enabled.var)?,
-            secret: ident(&g.secret_column, secret.flag, secret.var)?,
+            table,
+            id: ident(&g.id_column, id.0, id.1)?,
+            user: ident(&g.user_column, user.0, user.1)?,
+            enabled: ident(&g.enabled_column, enabled.0, enabled.1)?,
+            secret: ident(&g.secret_column, secret.0, secret.1)?,
         };
         // SQLite takes the timeout as a C int of milliseconds (rusqlite panics past it).
         if g.busy_timeout > i32::MAX as u64 {
@@ -149,7 +264,7 @@ impl Config {
             .filter(|v| !v.trim().is_empty())
             .map(Zeroizing::new);
         Ok(Config {
-            db: g.db.clone(),
+            target: target(g, db_on_command_line)?,
             schema,
             issuer: g.issuer.clone(),
             busy: Duration::from_millis(g.busy_timeout),
@@ -160,29 +275,29 @@ impl Config {
         })
     }
 
-    fn db_path(&self) -> Result<&Path> {
-        self.db.as_deref().ok_or_else(|| {
-            Error::db("no database given: set MEX2FA_DB or pass --db PATH (the app's SQLite file)")
-        })
+    fn open(&self, mode: Mode) -> Result<Box<dyn Store>> {
+        let target = self.target.as_ref().ok_or_else(|| {
+            Error::db(
+                "no database given: set MEX2FA_DB or pass --db (the app's SQLite file, or a postgres:// URL)",
+            )
+        })?;
+        db::open(
+            target,
+            self.schema.clone(),
+            Options {
+                mode,
+                busy: self.busy,
+            },
+        )
     }
 
     /// Opens the database for reading only: such commands cannot change it.
-    pub fn open_read(&self) -> Result<Db> {
-        Db::open(
-            self.db_path()?,
-            self.schema.clone(),
-            Mode::ReadOnly,
-            self.busy,
-        )
+    pub fn open_read(&self) -> Result<Box<dyn Store>> {
+        self.open(Mode::ReadOnly)
     }
 
-    pub fn open_write(&self) -> Result<Db> {
-        Db::open(
-            self.db_path()?,
-            self.schema.clone(),
-            Mode::ReadWrite,
-            self.busy,
-        )
+    pub fn open_write(&self) -> Result<Box<dyn Store>> {
+        self.open(Mode::ReadWrite)
     }
 
     /// The master key: --master-key-file, else TWOFA_MASTER_KEY (environment or

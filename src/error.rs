@@ -37,6 +37,10 @@ pub enum Error {
     /// Database file missing, schema mismatch, locked past the timeout, I/O.
     #[error("{0}")]
     Database(String),
+    /// A database problem that a setting fixes; the command line adds which
+    /// flag or variable that is.
+    #[error("{1}")]
+    Setting(crate::db::Setting, String),
     /// The reply has already been written (e.g. `doctor` findings); only the exit code is left.
     #[error("")]
     Silent(Exit),
@@ -48,7 +52,7 @@ impl Error {
             Error::Usage(_) => Exit::Usage,
             Error::State(_) => Exit::State,
             Error::Key(_) => Exit::Key,
-            Error::Database(_) => Exit::Database,
+            Error::Database(_) | Error::Setting(..) => Exit::Database,
             Error::Silent(code) => *code,
         }
     }
@@ -64,6 +68,9 @@ impl Error {
     }
     pub fn db(msg: impl Into<String>) -> Self {
         Error::Database(msg.into())
+    }
+    pub fn setting(setting: crate::db::Setting, msg: impl Into<String>) -> Self {
+        Error::Setting(setting, msg.into())
     }
 
     /// The short machine-readable kind used in `--json` error documents.

@@ -19,8 +19,6 @@ pub mod ui;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::cmd::Run;
 use crate::error::{Error, Exit};
 
@@ -37,12 +35,15 @@ pub fn main() -> ExitCode {
 fn run(args: Vec<std::ffi::OsString>) -> error::Result<()> {
     config::load_env_file(&args)?;
     config::drop_empty_settings();
-    let cli = match cli::Cli::try_parse_from(args) {
-        Ok(cli) => cli,
-        Err(e) => return Err(clap_error(e)),
-    };
-    let cfg = config::Config::new(&cli.global)?;
-    cli.command.run(&cfg)
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = cli::Cli::command()
+        .try_get_matches_from(args)
+        .map_err(clap_error)?;
+    let cli = cli::Cli::from_arg_matches(&matches).map_err(clap_error)?;
+    let db_on_command_line =
+        matches.value_source("db") == Some(clap::parser::ValueSource::CommandLine);
+    let cfg = config::Config::new(&cli.global, db_on_command_line).map_err(config::explain)?;
+    cli.command.run(&cfg).map_err(config::explain)
 }
 
 /// clap's own errors become one line and exit 2; help and version print as usual.

@@ -5,7 +5,7 @@ use super::{Run, obtain_code, open_secret, parse_code, rejected};
 use crate::cli::Confirm;
 use crate::config::Config;
 use crate::crypto::MasterKey;
-use crate::db::{Account, AuditEntry, Db};
+use crate::db::{Account, AuditEntry, Store};
 use crate::error::{Error, Result};
 use crate::totp::{Code, Secret};
 use crate::{clock, ui};
@@ -21,7 +21,7 @@ pub enum Outcome {
 /// the token and enabled = 1 and removes the pending row, all in one transaction.
 pub fn confirm_pending(
     cfg: &Config,
-    db: &mut Db,
+    db: &mut dyn Store,
     key: &MasterKey,
     user: &str,
     code: &Code,
@@ -104,7 +104,7 @@ impl Run for Confirm {
         }
         let key = cfg.master_key()?;
         let code = obtain_code(self.code.as_deref(), "code from the authenticator app: ")?;
-        match confirm_pending(cfg, &mut db, &key, &self.user, &code)? {
+        match confirm_pending(cfg, db.as_mut(), &key, &self.user, &code)? {
             Outcome::Enabled(account) => {
                 report_enabled(cfg, &account);
                 Ok(())

@@ -134,7 +134,7 @@ impl Run for Demo {
             "mex2fa demo: a throwaway copy of the app's schema and a throwaway key in {}\n",
             dir.display()
         ));
-        db::create_reference(
+        db::sqlite::create_reference(
             &stage.db,
             &[
                 ("alice", "alice@example.com"),

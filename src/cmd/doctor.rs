@@ -230,7 +230,7 @@ impl Run for Doctor {
             ui::json(&serde_json::json!({
                 "healthy": exit == Exit::Ok,
                 "exit": exit as u8,
-                "database": db.path().display().to_string(),
+                "database": db.location(),
                 "token_form": format!("{:?}", db.token_form()).to_lowercase(),
                 "accounts": accounts,
                 "enabled": enabled,
@@ -271,7 +271,7 @@ impl Run for Doctor {
             }
             ui::out(&format!(
                 "{}: {} ({accounts} accounts, {enabled} with 2FA enabled, {tokens} stored tokens, {pending} pending; secrets written as {:?})\n",
-                db.path().display(),
+                db.location(),
                 match exit {
                     Exit::Ok => "healthy".to_string(),
                     _ => format!(

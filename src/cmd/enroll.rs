@@ -122,7 +122,7 @@ impl Run for Enroll {
             if let Some(code) = &code {
                 // A refused code leaves the enrollment pending: the document
                 // must still say how to finish it.
-                return finish_with_code(cfg, &mut db, &key, &self.user, code, doc);
+                return finish_with_code(cfg, db.as_mut(), &key, &self.user, code, doc);
             }
             ui::json_secret(doc);
             return Ok(());
@@ -152,10 +152,10 @@ impl Run for Enroll {
             clock::format_span(ttl)
         );
         if let Some(code) = &code {
-            return finish_with_code(cfg, &mut db, &key, &self.user, code, doc);
+            return finish_with_code(cfg, db.as_mut(), &key, &self.user, code, doc);
         }
         if ui::stdin_is_tty() && ui::stderr_is_tty() {
-            return guided(cfg, &mut db, &key, &self.user, &shown);
+            return guided(cfg, db.as_mut(), &key, &self.user, &shown);
         }
         note!(
             cfg,
@@ -184,7 +184,7 @@ fn discard(images: Vec<Image<'_>>) {
 
 fn finish_with_code(
     cfg: &Config,
-    db: &mut crate::db::Db,
+    db: &mut dyn crate::db::Store,
     key: &crate::crypto::MasterKey,
     user: &str,
     code: &Code,
@@ -204,7 +204,7 @@ fn finish_with_code(
 /// stays pending whatever happens here (Ctrl-C included).
 fn guided(
     cfg: &Config,
-    db: &mut crate::db::Db,
+    db: &mut dyn crate::db::Store,
     key: &crate::crypto::MasterKey,
     user: &str,
     shown: &str,

@@ -20,7 +20,7 @@ impl Run for Log {
                 })
             })
             .transpose()?;
-        let db = cfg.open_read()?;
+        let mut db = cfg.open_read()?;
         let rows = db.audit_log(self.user.as_deref(), since, self.limit)?;
         if cfg.json {
             ui::json_array(rows.iter().map(|r| {

@@ -53,7 +53,7 @@ impl Run for Command {
 /// from SQLite, page k+1 is computed and page k consumed. Pages are consumed
 /// in order; the first error (from any stage) stops the others.
 pub fn stream<T: Send>(
-    mut pages: Pages<'_>,
+    mut pages: Box<dyn Pages + '_>,
     compute: impl Fn(&TokenRow) -> T + Sync,
     mut consume: impl FnMut(Vec<TokenRow>, Vec<T>) -> Result<()> + Send,
 ) -> Result<()> {

@@ -8,7 +8,7 @@ use crate::{clock, ui};
 
 impl Run for Status {
     fn run(&self, cfg: &Config) -> Result<()> {
-        let db = cfg.open_read()?;
+        let mut db = cfg.open_read()?;
         let rows = db.status(self.user.as_deref())?;
         let now = clock::now() as i64;
         if cfg.json {

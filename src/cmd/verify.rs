@@ -12,7 +12,7 @@ impl Run for Verify {
         if let Some(c) = &self.code {
             parse_code(c)?;
         }
-        let db = cfg.open_read()?;
+        let mut db = cfg.open_read()?;
         let account = db.account(&self.user)?;
         if !account.enabled {
             return Err(Error::state(format!(

@@ -18,29 +18,25 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
 
+mod records;
+
+use records::{Record, Records, Replay};
+
 use super::{Run, stream};
 use crate::cli::RotateKey;
 use crate::config::{Config, read_key_file};
 use crate::crypto::{MasterKey, Reencrypted, Rotated, decrypting_key, reencrypt};
-use crate::db::{AccountId, AuditEntry, Place, Slot, TokenRow, Tx};
+use crate::db::{AccountId, AuditEntry, Place, TokenRow, Tx};
 use crate::error::{Error, Result};
-use crate::spool::{Spool, SpoolReader};
 use crate::{backup, note, ui};
 
 /// Rows per page: large enough to keep both cores busy, small enough for constant memory.
 pub const PAGE: usize = 2048;
 /// Checked pages waiting for the writer.
 const AHEAD: usize = 4;
-/// SQLite page cache while writing. A rewrite of every row spills dirty pages
-/// (and syncs the journal) each time the cache fills: 2 MiB (the default)
-/// syncs ~50 times on 200k accounts, 8 MiB 14 times, 32 MiB 6 times. Where
-/// syncs are cheap, a larger cache only costs page faults (measured: 8 MiB is
-/// ~8% faster than 32 MiB on the benchmark machine); where they are dear,
-/// 14 syncs stay cheap too.
-const CACHE_MIB: u32 = 8;
 /// Spooled tokens kept in memory (~130k accounts); beyond, a temporary
 /// file. With the page cache, peak memory stays under 64 MB at any size.
-const SPOOL_MEMORY: usize = 24 << 20;
+pub(crate) const SPOOL_MEMORY: usize = 24 << 20;
 /// Undecryptable accounts named in the error before "and N more".
 const SHOWN: usize = 20;
 
@@ -87,7 +83,7 @@ impl Tally {
     }
 
     /// Fills in the usernames a lean read left out.
-    fn name_failures(&mut self, tx: &Tx<'_>) -> Result<()> {
+    fn name_failures(&mut self, tx: &mut dyn Tx) -> Result<()> {
         for (place, id, user) in &mut self.named {
             if user.is_empty() {
                 *user = tx.user_of(*place, id)?;
@@ -149,132 +145,6 @@ fn rotate(row: &TokenRow, new: &MasterKey, old: &[MasterKey]) -> (Class, Option<
         Some(Reencrypted::AlreadyNew) => (Class::New, None),
         // Also a new token that failed its checks: nothing is written.
         Some(Reencrypted::Undecryptable) | None => (Class::Undecryptable, None),
-    }
-}
-
-/// One token to change: where it lives (and where its old token lay) and
-/// the new token, with the timestamp it kept.
-struct Record {
-    place: Place,
-    id: AccountId,
-    slot: Option<Slot>,
-    timestamp: u64,
-    token: String,
-}
-
-/// Tokens between the two passes, as records.
-struct Records {
-    spool: Spool,
-    /// Reused for each record.
-    record: Vec<u8>,
-}
-
-impl Records {
-    fn new() -> Records {
-        Records {
-            spool: Spool::new(SPOOL_MEMORY),
-            record: Vec::with_capacity(256),
-        }
-    }
-
-    /// One record: place, id (integer or text), slot (if any), timestamp, token.
-    fn push(&mut self, row: &TokenRow, new: &Rotated) -> Result<()> {
-        let rec = &mut self.record;
-        rec.clear();
-        rec.push(u8::from(row.place == Place::Pending));
-        match &row.id {
-            AccountId::Int(n) => {
-                rec.push(0);
-                rec.extend_from_slice(&n.to_le_bytes());
-            }
-            AccountId::Text(t) => {
-                rec.push(1);
-                rec.extend_from_slice(&(t.len() as u64).to_le_bytes());
-                rec.extend_from_slice(t.as_bytes());
-            }
-        }
-        match row.slot {
-            Some(slot) => {
-                rec.push(1);
-                rec.extend_from_slice(&slot.to_bytes());
-            }
-            None => rec.push(0),
-        }
-        rec.extend_from_slice(&new.timestamp.to_le_bytes());
-        rec.extend_from_slice(&(new.token.len() as u64).to_le_bytes());
-        rec.extend_from_slice(new.token.as_bytes());
-        self.spool.write(rec)
-    }
-
-    fn replay(self) -> Result<Replay> {
-        Ok(Replay {
-            input: self.spool.into_reader()?,
-        })
-    }
-}
-
-struct Replay {
-    input: SpoolReader,
-}
-
-impl Replay {
-    fn bytes<const N: usize>(&mut self) -> Result<[u8; N]> {
-        let mut b = [0u8; N];
-        self.input.read_all(&mut b)?;
-        Ok(b)
-    }
-
-    fn u64(&mut self) -> Result<u64> {
-        self.bytes().map(u64::from_le_bytes)
-    }
-
-    fn text(&mut self) -> Result<String> {
-        let n = self.u64()? as usize;
-        let mut v = vec![0u8; n];
-        self.input.read_all(&mut v)?;
-        String::from_utf8(v).map_err(|_| {
-            Error::usage("the rotation's scratch data is damaged; nothing was changed")
-        })
-    }
-
-    /// The next record, or `None` at the end.
-    fn next(&mut self) -> Result<Option<Record>> {
-        let mut place = [0u8; 1];
-        if !self.input.read_exact_or_end(&mut place)? {
-            return Ok(None);
-        }
-        let place = if place[0] == 1 {
-            Place::Pending
-        } else {
-            Place::Account
-        };
-        let id = match self.bytes::<1>()? {
-            [0] => AccountId::Int(self.u64()? as i64),
-            _ => AccountId::Text(self.text()?),
-        };
-        let slot = match self.bytes::<1>()? {
-            [0] => None,
-            _ => Some(Slot::from_bytes(&self.bytes()?)),
-        };
-        Ok(Some(Record {
-            place,
-            id,
-            slot,
-            timestamp: self.u64()?,
-            token: self.text()?,
-        }))
-    }
-
-    /// Up to `n` records; empty at the end.
-    fn page(&mut self, n: usize) -> Result<Vec<Record>> {
-        let mut page = Vec::with_capacity(n);
-        while page.len() < n {
-            match self.next()? {
-                Some(r) => page.push(r),
-                None => break,
-            }
-        }
-        Ok(page)
     }
 }
 
@@ -352,25 +222,13 @@ impl Feed {
     }
 }
 
-/// Writes every record of `feed`; returns how many were written.
-fn write_all(tx: &Tx<'_>, feed: &mut Feed) -> Result<u64> {
-    let mut writers = [
-        tx.token_writer(Place::Account)?,
-        tx.token_writer(Place::Pending)?,
-    ];
-    let mut written = 0;
+/// Writes every record of `feed`; returns how many rows were changed.
+fn write_all(tx: &mut dyn Tx, feed: &mut Feed) -> Result<u64> {
+    let mut writer = tx.token_writer()?;
     while let Some(r) = feed.pop() {
-        let writer = &mut writers[usize::from(r.place == Place::Pending)];
-        if !writer.replace(&r.id, r.slot, &r.token)? {
-            return Err(Error::state(format!(
-                "the {} token of id {} vanished during the rotation; nothing was changed, run it again",
-                r.place.name(),
-                r.id
-            )));
-        }
-        written += 1;
+        writer.put(r.place, &r.id, r.slot, &r.token)?;
     }
-    Ok(written)
+    writer.finish()
 }
 
 /// Whether progress bars are drawn: on a terminal, unless --quiet or --json.
@@ -500,8 +358,7 @@ impl Run for RotateKey {
                 b.sync()?;
             }
             // Pass 2: a thread reads the spool back and checks, this one writes.
-            tx.set_cache_mib(CACHE_MIB)?;
-            tx.write_behind();
+            tx.bulk_rewrite()?;
             let replay = spool.replay()?;
             let (send, receive) = sync_channel(AHEAD);
             let mut feed = Feed::new(receive, progress(shown, tally.to_rotate(), "rotating"));
