@@ -478,7 +478,9 @@ fn held_lock(journal: Journal, exclusive: bool) {
         let stderr = String::from_utf8_lossy(&out.stderr);
         check(&mut failures, what, &out, &[5]);
         let lines = stderr.lines().count();
-        if lines != 1 || !stderr.contains("locked by another connection") || !stderr.contains("300 ms")
+        if lines != 1
+            || !stderr.contains("locked by another connection")
+            || !stderr.contains("300 ms")
         {
             failures.push(format!(
                 "{what}: not one clear line about the lock and the 300 ms: {stderr}"

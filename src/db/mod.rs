@@ -85,7 +85,7 @@ pub fn open(target: &Target, schema: Schema, options: Options) -> Result<Box<dyn
 
 /// A setting an error is about, so that the command line can name the flag
 /// or variable that changes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Setting {
     /// Where the database is.
     Location,

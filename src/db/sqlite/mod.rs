@@ -1267,7 +1267,7 @@ pub fn create_reference(path: &Path, accounts: &[(&str, &str)]) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Store, TokenWriter as _, Tx as _};
+    use super::super::Store;
     use super::*;
 
     fn app_schema() -> Schema {
