@@ -7,7 +7,7 @@ use super::stream;
 use crate::cli::Doctor;
 use crate::config::Config;
 use crate::crypto::MasterKey;
-use crate::db::{AuditEntry, Place, Stored, TokenRow};
+use crate::db::{AccountId, AuditEntry, Place, Stored, TokenRow};
 use crate::error::{Error, Exit, Result};
 use crate::totp::{Secret, SecretProblem};
 use crate::{clock, note, ui};
@@ -32,8 +32,32 @@ struct Finding {
     message: String,
 }
 
-/// What one row tells; `None` when it is healthy.
+/// What one row tells: nothing when it is healthy.
 fn examine(
+    row: &TokenRow,
+    key: Option<&MasterKey>,
+    now: i64,
+) -> Vec<(Severity, &'static str, String)> {
+    let mut found: Vec<_> = examine_token(row, key, now).into_iter().collect();
+    if let Some(flag) = &row.odd_flag {
+        found.push((
+            Severity::State,
+            "odd-flag",
+            format!(
+                "the enabled flag holds {}, not 0 or 1; the app (and mex2fa) read it as {} by Python's truthiness; mex2fa disable or enroll writes a clean flag",
+                ui::escape(flag),
+                if row.enabled { "on" } else { "off" }
+            ),
+        ));
+    }
+    found
+}
+
+/// The message of a token stored as hex text.
+const HEX_TOKEN: &str = "the token is stored as hex text (\\x...), as psycopg writes Python bytes into a text column: the app cannot read it; doctor --fix turns it back into the token";
+
+/// What one row's token tells; `None` when it is healthy.
+fn examine_token(
     row: &TokenRow,
     key: Option<&MasterKey>,
     now: i64,
@@ -84,6 +108,18 @@ fn examine(
             }
             _ => {}
         }
+    }
+    if let Some(hex) = row.value.hex_token() {
+        let opens = key.is_none_or(|k| k.decrypt(&hex).is_some());
+        return Some((
+            Key,
+            "hex-token",
+            if opens {
+                HEX_TOKEN.to_string()
+            } else {
+                format!("{HEX_TOKEN}; it does not decrypt with this master key either")
+            },
+        ));
     }
     let key = key?;
     let Some(token) = token else {
@@ -144,6 +180,8 @@ impl Run for Doctor {
         let now = clock::now() as i64;
         let (mut accounts, mut enabled, mut tokens, mut pending, mut expired) =
             (0u64, 0u64, 0u64, 0u64, 0u64);
+        // Hex tokens --fix turns back: where, what is stored, the token.
+        let mut hex: Vec<(Place, AccountId, String, String)> = Vec::new();
         for place in [Place::Account, Place::Pending] {
             stream(
                 db.pages(place, false, PAGE)?,
@@ -159,22 +197,27 @@ impl Run for Doctor {
                             }
                             Place::Pending => pending += 1,
                         }
-                        let Some((severity, code, message)) = out else {
-                            continue;
-                        };
-                        expired += u64::from(code == "expired-pending");
-                        counts[severity as usize] += 1;
-                        if findings.len() < LISTED {
-                            findings.push(Finding {
-                                severity,
-                                code,
-                                place,
-                                id: Some(row.id.to_string()),
-                                user: row.user.clone(),
-                                message,
-                            });
-                        } else {
-                            more += 1;
+                        for (severity, code, message) in out {
+                            expired += u64::from(code == "expired-pending");
+                            if code == "hex-token"
+                                && let (Some(stored), Some(token)) =
+                                    (row.value.token(), row.value.hex_token())
+                            {
+                                hex.push((place, row.id.clone(), stored.to_string(), token));
+                            }
+                            counts[severity as usize] += 1;
+                            if findings.len() < LISTED {
+                                findings.push(Finding {
+                                    severity,
+                                    code,
+                                    place,
+                                    id: Some(row.id.to_string()),
+                                    user: row.user.clone(),
+                                    message,
+                                });
+                            } else {
+                                more += 1;
+                            }
                         }
                     }
                     Ok(())
@@ -185,25 +228,46 @@ impl Run for Doctor {
             counts[Severity::Key as usize] += 1;
         }
 
-        let mut fixed = 0;
-        if self.fix && expired > 0 {
-            ui::confirm(
-                &format!("Remove {expired} expired pending enrollments?"),
-                self.yes,
-            )?;
+        let (mut fixed, mut unhexed) = (0, 0u64);
+        if self.fix && (expired > 0 || !hex.is_empty()) {
+            let mut work = Vec::new();
+            if expired > 0 {
+                work.push(format!("remove {expired} expired pending enrollments"));
+            }
+            if !hex.is_empty() {
+                work.push(format!(
+                    "turn {} back into tokens",
+                    ui::count(hex.len() as u64, "hex-text token")
+                ));
+            }
+            let mut question = work.join(" and ");
+            question[..1].make_ascii_uppercase();
+            ui::confirm(&format!("{question}?"), self.yes)?;
             let os_user = cfg.os_user();
-            fixed = db.write(|tx| {
-                let n = tx.delete_expired_pending(now)?;
+            (fixed, unhexed) = db.write(|tx| {
+                let n = if expired > 0 {
+                    tx.delete_expired_pending(now)?
+                } else {
+                    0
+                };
+                let mut unhexed = 0u64;
+                for (place, id, stored, token) in &hex {
+                    // Only where the row still holds the hex text that was read.
+                    unhexed += u64::from(tx.swap_token(*place, id, stored, token)?);
+                }
                 tx.audit(AuditEntry {
                     os_user: &os_user,
                     action: "doctor-fix",
                     account: None,
-                    detail: format!("removed {n} expired pending enrollments"),
+                    detail: format!(
+                        "removed {n} expired pending enrollments; turned {unhexed} hex-text tokens back into tokens"
+                    ),
                 })?;
-                Ok(n)
+                Ok((n, unhexed))
             })?;
-            findings.retain(|f| f.code != "expired-pending");
+            findings.retain(|f| f.code != "expired-pending" && f.code != "hex-token");
             counts[Severity::State as usize] -= expired.min(counts[Severity::State as usize]);
+            counts[Severity::Key as usize] -= unhexed.min(counts[Severity::Key as usize]);
         }
 
         let exit = if counts[Severity::Key as usize] > 0 {
@@ -236,7 +300,7 @@ impl Run for Doctor {
                 "enabled": enabled,
                 "tokens": tokens,
                 "pending": pending,
-                "fixed": fixed,
+                "fixed": fixed as u64 + unhexed,
                 "findings": list,
                 "more_findings": more,
             }));
@@ -268,6 +332,12 @@ impl Run for Doctor {
             }
             if fixed > 0 {
                 ui::out(&format!("removed {fixed} expired pending enrollments\n"));
+            }
+            if unhexed > 0 {
+                ui::out(&format!(
+                    "turned {} back into tokens\n",
+                    ui::count(unhexed, "hex-text token")
+                ));
             }
             ui::out(&format!(
                 "{}: {} ({accounts} accounts, {enabled} with 2FA enabled, {tokens} stored tokens, {pending} pending; secrets written as {:?})\n",

@@ -332,8 +332,13 @@ pub struct TokenRow {
     /// The username; empty for a pending row whose account is gone, and in
     /// a rotation's lean reads.
     pub user: String,
-    /// Account rows: the enabled flag. Pending rows: whether the account exists.
+    /// Account rows: the enabled flag, read as the app reads it (Python
+    /// truthiness of what its driver returns). Pending rows: whether the
+    /// account exists.
     pub enabled: bool,
+    /// Account rows read in full: the flag as stored, when it is not 0, 1,
+    /// NULL or a boolean (the app reads it by truthiness all the same).
+    pub odd_flag: Option<String>,
     pub value: Stored,
     /// Pending rows only: when the enrollment expires.
     pub expires_at: Option<i64>,
@@ -566,10 +571,16 @@ pub(crate) fn several_users(user: &str) -> Error {
     ))
 }
 
-/// The app writes 0/1 (or true/false); NULL (a row from before the 2FA
-/// columns) means off. Text reads as Python reads a string it is given.
-pub(crate) fn truthy_text(s: &str) -> bool {
-    !(s.is_empty() || s == "0" || s.eq_ignore_ascii_case("false"))
+/// A server's integer or boolean flag, as text (`1`, `0`, `true`,
+/// `false`, `2`): read as the app reads the number or `bool` its driver
+/// hands it, by Python truthiness.
+pub(crate) fn truthy_number(s: &str) -> bool {
+    !(s == "0" || s == "false")
+}
+
+/// A flag that is not 0, 1 or a boolean, as it reads in a message.
+pub(crate) fn odd_number(s: &str) -> Option<String> {
+    (!matches!(s, "0" | "1" | "true" | "false")).then(|| s.to_string())
 }
 
 /// The name of mex2fa's pending table.

@@ -21,7 +21,7 @@ use postgres::{Client, GenericClient, Row};
 use super::{
     AUDIT_TABLE, Account, AccountId, AuditEntry, AuditRow, Mode, Options, PENDING_TABLE, Pending,
     Place, Schema, Setting, Slot, StatusRow, Stored, TokenForm, TokenRow, exactly_one,
-    no_such_user, several_users, truthy_text,
+    no_such_user, odd_number, several_users, truthy_number,
 };
 use crate::error::{Error, Result};
 
@@ -367,7 +367,7 @@ fn stored_of(row: &Row, i: usize, form: TokenForm) -> Stored {
 
 fn flag_of(row: &Row, i: usize) -> bool {
     row.get::<_, Option<String>>(i)
-        .is_some_and(|s| truthy_text(&s))
+        .is_some_and(|s| truthy_number(&s))
 }
 
 /// An id bound as a parameter of the id's SQL type.
@@ -488,6 +488,13 @@ impl<C: GenericClient> super::Pages for Pages<'_, C> {
                 id: id_of(r, 0, self.m.id_kind)?,
                 user: r.get::<_, Option<String>>(1).unwrap_or_default(),
                 enabled: flag_of(r, 2),
+                odd_flag: if self.place == Place::Account {
+                    r.get::<_, Option<String>>(2)
+                        .as_deref()
+                        .and_then(odd_number)
+                } else {
+                    None
+                },
                 value: stored_of(r, 3, self.form),
                 expires_at: r.get(4),
                 slot: None,

@@ -14,7 +14,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 use super::{
     AUDIT_TABLE, Account, AccountId, AuditEntry, AuditRow, Ident, Mode, Options, PENDING_TABLE,
     Pending, Place, Schema, Setting, Slot, StatusRow, Stored, TableName, TokenForm, TokenRow,
-    exactly_one, no_such_user, several_users, truthy_text,
+    exactly_one, no_such_user, several_users,
 };
 use crate::error::{Error, Result};
 
@@ -87,13 +87,26 @@ fn text_of(v: ValueRef<'_>) -> String {
     }
 }
 
-/// The app writes 0/1; NULL (a row from before the 2FA columns) means off.
+/// The flag as the app reads it: Python's truthiness of what `sqlite3`
+/// returns (an int, a float, a str or bytes; NULL, from a row older than
+/// the 2FA columns, is None). So the text 'false' or '0' reads as on.
 fn truthy(v: ValueRef<'_>) -> bool {
     match v {
         ValueRef::Null => false,
         ValueRef::Integer(n) => n != 0,
         ValueRef::Real(r) => r != 0.0,
-        ValueRef::Text(t) | ValueRef::Blob(t) => truthy_text(&String::from_utf8_lossy(t)),
+        ValueRef::Text(t) | ValueRef::Blob(t) => !t.is_empty(),
+    }
+}
+
+/// A flag other than 0, 1 or NULL, as it reads in a message.
+fn odd_flag(v: ValueRef<'_>) -> Option<String> {
+    match v {
+        ValueRef::Null | ValueRef::Integer(0 | 1) => None,
+        ValueRef::Integer(n) => Some(n.to_string()),
+        ValueRef::Real(r) => Some(r.to_string()),
+        ValueRef::Text(t) => Some(format!("the text '{}'", String::from_utf8_lossy(t))),
+        ValueRef::Blob(b) => Some(format!("a blob of {} bytes", b.len())),
     }
 }
 
@@ -406,6 +419,11 @@ impl super::Pages for Pages<'_> {
                 id: id_from(r.get_ref(0).map_err(err)?)?,
                 user: text_of(r.get_ref(1).map_err(err)?),
                 enabled: truthy(r.get_ref(2).map_err(err)?),
+                odd_flag: if self.lean || self.place == Place::Pending {
+                    None
+                } else {
+                    odd_flag(r.get_ref(2).map_err(err)?)
+                },
                 value: stored_from(value),
                 expires_at: r.get(4).map_err(err)?,
                 slot: match self.in_place {
@@ -615,16 +633,14 @@ impl super::Store for Db {
     fn accounts_with_2fa(&mut self) -> Result<Vec<Account>> {
         let s = &self.schema;
         let pending = if self.table_exists(PENDING_TABLE)? {
-            format!(
-                " OR {} IN (SELECT account_id FROM {PENDING_TABLE})",
-                q(&s.id)
-            )
+            format!("{} IN (SELECT account_id FROM {PENDING_TABLE})", q(&s.id))
         } else {
-            String::new()
+            "0".to_string()
         };
+        // Whether a flag is on is decided as the app decides it (see `truthy`).
         let sql = format!(
-            "SELECT {id}, {user}, {en}, {sec} FROM {t}
-             WHERE ({en} IS NOT NULL AND {en} != 0) OR {sec} IS NOT NULL{pending}
+            "SELECT {id}, {user}, {en}, {sec}, {pending} FROM {t}
+             WHERE {en} IS NOT NULL OR {sec} IS NOT NULL OR {pending}
              ORDER BY {id}",
             id = q(&s.id),
             user = q(&s.user),
@@ -636,7 +652,11 @@ impl super::Store for Db {
         let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {
-            out.push(account_from_row(r).map_err(|e| e.into_error(self))?);
+            let account = account_from_row(r).map_err(|e| e.into_error(self))?;
+            let pending: bool = r.get(4).map_err(|e| self.err(e))?;
+            if account.enabled || account.secret != Stored::Null || pending {
+                out.push(account);
+            }
         }
         Ok(out)
     }
