@@ -4,11 +4,9 @@
 //! refusal: the documented exit code, one line on stderr, the database
 //! byte-identical — and a key is never echoed.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::util::*;
 
 /// The issuer in the URI that `enroll alice` prints with these settings.
 fn issuer_of(c: &mut assert_cmd::Command) -> String {

@@ -1,6 +1,6 @@
 //! A small, strict otpauth URI parser, written from the Key URI Format and
 //! contract §3 independently of `src/totp.rs`: the property tests
-//! (`tests/properties.rs`) and the fuzz target `uri_roundtrip` parse what
+//! (`tests/it/properties.rs`) and the fuzz target `uri_roundtrip` parse what
 //! `provisioning_uri` builds and must get back the same name, issuer and
 //! secret.
 
