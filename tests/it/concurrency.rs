@@ -1,4 +1,4 @@
-//! A running app beside us (issue 5, part 1).
+//! A running app beside us.
 //!
 //! A writer thread plays the web app on its own connection — logins that
 //! update other columns of `account`, short `BEGIN IMMEDIATE` transactions,

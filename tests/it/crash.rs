@@ -1,4 +1,4 @@
-//! Crashes (issue 5, part 2): SIGKILL at random moments of every writing
+//! Crashes: SIGKILL at random moments of every writing
 //! command — enroll, confirm, `disable --all --yes`, rotate-key (with a
 //! backup) and restore — on rollback-journal and WAL databases.
 //!

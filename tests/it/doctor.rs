@@ -1,4 +1,4 @@
-//! `doctor` on every kind of defect (issue 3), through the real binary on
+//! `doctor` on every kind of defect, through the real binary on
 //! real SQLite files: a healthy database (exit 0), tokens that do not decrypt
 //! — each token of the Fernet spec's invalid set, judged against what the
 //! app's Python `Fernet.decrypt` (no TTL) does with it — truncated, tampered

@@ -1,12 +1,13 @@
-//! Hostile input, table-driven through the real binary (issue 5, part 3).
+//! Hostile input, table-driven through the real binary.
 //!
 //! Every case of `util/catalog.rs` — malformed codes (argv and stdin, NUL
 //! included), SQL-injection and control-character usernames, non-UTF-8 argv,
 //! broken keys, corrupt stored tokens (the Fernet spec's invalid set among
 //! them), hostile identifiers, database paths that are not databases, a
-//! read-only database — must end with the documented exit code (contract
-//! §6), exactly one line on stderr with no raw control character, no panic,
-//! a byte-identical database, untouched input files and no file left behind.
+//! read-only database — must end with the documented exit code (the
+//! README's "Exit codes"), exactly one line on stderr with no raw control
+//! character, no panic, a byte-identical database, untouched input files and
+//! no file left behind.
 
 use crate::util::catalog;
 
@@ -142,7 +143,8 @@ fn hostile_options() {
     check_group("option");
 }
 
-/// The catalog covers what issue 5 lists, so a trimmed catalog fails here.
+/// The catalog covers every kind of input listed above, so a trimmed
+/// catalog fails here.
 #[test]
 fn catalog_covers_the_issue() {
     let cases = catalog::cases();

@@ -1,4 +1,4 @@
-//! Secret hygiene (issue 5, part 5).
+//! Secret hygiene.
 //!
 //! The whole hostile catalog (plain and `--json`) and every normal verb run
 //! through the binary, and every stdout, stderr and audit row is searched for

@@ -1,4 +1,4 @@
-//! Output discipline (issue 4, item 7), through the real binary:
+//! Output discipline, through the real binary:
 //! - text that came from the database (usernames, the audit log's OS user) is
 //!   printed with control characters escaped: no raw ESC, BEL, DEL or C1
 //!   control ever reaches stdout or stderr, in text or in JSON;

@@ -1,6 +1,6 @@
-//! Property tests (proptest) for the four fuzzing properties of issue 5, so
-//! that CI checks them on stable Rust in a few seconds (the cargo-fuzz
-//! targets in `fuzz/` explore the same properties for longer, on nightly):
+//! Property tests (proptest) of four properties, so that CI checks them on
+//! stable Rust in a few seconds (the cargo-fuzz targets in `fuzz/` explore
+//! the same properties for longer, on nightly):
 //!
 //! 1. `totp::Code::parse` never panics and accepts exactly six ASCII digits
 //!    (spaces inside, line endings around).
@@ -194,7 +194,8 @@ proptest! {
     }
 }
 
-/// The contract's own examples go through the same parser (a test of the parser).
+/// pyotp's URIs for three names go through the same parser (a test of the
+/// parser).
 #[test]
 fn otpauth_parser_reads_the_contract_examples_and_refuses_garbage() {
     let s = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";

@@ -67,7 +67,7 @@ fn split_output(stdout: &str, stderr: String) -> Enrolled {
     }
 }
 
-/// The URI must be the contract's (§3) for alice and the printed secret.
+/// The URI must be pyotp's `provisioning_uri` for alice and the printed secret.
 fn check_uri(e: &Enrolled) {
     assert_eq!(e.secret.len(), 32, "secret {:?}", e.secret);
     assert!(

@@ -1,4 +1,4 @@
-//! `rotate-key` and `restore` end to end (issue 3): the real binary on real
+//! `rotate-key` and `restore` end to end: the real binary on real
 //! SQLite files (BLOB and TEXT secret columns), checked afterwards with
 //! rusqlite, with the independent `fernet` crate and — where the app's word
 //! is what counts — with the app's own Python `cryptography` and pyotp.

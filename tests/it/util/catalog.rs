@@ -122,7 +122,7 @@ pub struct Case {
     /// Files written into the temp dir first: (name, bytes, mode).
     pub files: Vec<(&'static str, Vec<u8>, u32)>,
     pub prep: Prep,
-    /// The documented exit code (contract §6).
+    /// The documented exit code (the README's "Exit codes").
     pub exit: i32,
 }
 
