@@ -1,7 +1,7 @@
-//! The database of a [`TestEnv`]: the one place that creates it, fills it
-//! and reads it back, so that every test states what it needs (the reference
-//! schema, accounts, a row's columns, the stored tokens, a value from SQL)
-//! rather than how one database engine provides it.
+//! The database of a [`TestEnv`]: where the harness creates it (a schema
+//! and the accounts alice, bob and carol), fills it (accounts, stored
+//! secrets) and reads it back (a row's columns, the stored tokens, a value
+//! from SQL). A test that needs more opens it with [`TestEnv::conn`].
 
 use std::path::Path;
 
