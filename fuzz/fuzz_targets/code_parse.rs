@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../tests/support/models.rs"]
+#[path = "../../tests/it/util/models.rs"]
 mod models;
 use mex2fa::totp::Code;
 

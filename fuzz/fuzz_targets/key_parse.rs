@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../tests/support/models.rs"]
+#[path = "../../tests/it/util/models.rs"]
 mod models;
 use mex2fa::crypto::MasterKey;
 

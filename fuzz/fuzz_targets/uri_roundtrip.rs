@@ -3,9 +3,9 @@
 //! same name, issuer and secret.
 #![no_main]
 
-#[path = "../../tests/support/models.rs"]
+#[path = "../../tests/it/util/models.rs"]
 mod models;
-#[path = "../../tests/support/otpauth.rs"]
+#[path = "../../tests/it/util/otpauth.rs"]
 mod otpauth;
 
 use models::base32;

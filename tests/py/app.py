@@ -1,6 +1,6 @@
 """Plays the MeXanimatoR app in the interop tests, with the app's own libraries.
 
-Each subcommand does exactly what the Flask app does (see shared/seed):
+Each subcommand does exactly what the Flask app does with pyotp and Fernet:
   uri SECRET NAME ISSUER          pyotp provisioning_uri
   now SECRET                      the current code (pyotp)
   verify SECRET CODE              exit 0 if TOTP(secret).verify(code), else 1

@@ -1,5 +1,5 @@
 # Completes one command line in a real interactive zsh and prints the
-# candidates, one a line. Used by tests/completions.rs.
+# candidates, one a line. Used by tests/it/completions.rs.
 #
 # usage: zsh -f zsh-complete.zsh FPATH_DIR 'mex2fa en'
 #

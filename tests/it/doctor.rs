@@ -1,13 +1,11 @@
-//! `doctor` on every kind of defect (issue 3), through the real binary on
+//! `doctor` on every kind of defect, through the real binary on
 //! real SQLite files: a healthy database (exit 0), tokens that do not decrypt
 //! — each token of the Fernet spec's invalid set, judged against what the
 //! app's Python `Fernet.decrypt` (no TTL) does with it — truncated, tampered
 //! and wrong-key tokens and numbers (exit 4), state inconsistencies (exit 3),
 //! schema problems (exit 5), the `--json` document, and `--fix`.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 use predicates::str::contains;
 use rusqlite::types::Value;
 
@@ -344,7 +342,7 @@ fn each_defect_has_its_exit_code_and_finding() {
 /// sure as a token that does not decrypt.
 #[test]
 fn a_secret_pyotp_refuses_is_a_lockout() {
-    let Some(python) = python() else { return };
+    let python = python();
     let short = "JBSWY3DPEHPK3PXP"; // 80 bits
     assert_ne!(
         py_outcome(&python, &["now", short]).0,
@@ -391,10 +389,9 @@ fn a_key_finding_outweighs_state_findings() {
 
 #[test]
 fn every_invalid_spec_token_is_judged_as_python_judges_it() {
-    let Some(shared) = shared_dir() else { return };
-    let Some(python) = python() else { return };
+    let python = python();
     let text =
-        std::fs::read_to_string(shared.join("vectors/fernet/invalid.json")).expect("invalid.json");
+        std::fs::read_to_string(vectors_dir().join("fernet/invalid.json")).expect("invalid.json");
     let vectors: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
     assert!(vectors.len() >= 8, "the spec's invalid set has 8 tokens");
     let (mut rejected, mut accepted) = (0, 0);
@@ -447,7 +444,7 @@ fn every_invalid_spec_token_is_judged_as_python_judges_it() {
 /// them, and so must mex2fa.
 #[test]
 fn token_with_blanks_around_decrypts_as_in_python() {
-    let Some(python) = python() else { return };
+    let python = python();
     let token = format!("  {}\n", fernet_encrypt(KEY, &secret_for(3)));
     assert!(py_decrypt(&python, KEY, &[&token])[0].is_some());
     let env = healthy();
@@ -459,7 +456,7 @@ fn token_with_blanks_around_decrypts_as_in_python() {
 /// Tokens the app's Fernet accepts or refuses for reasons of base64 alone.
 #[test]
 fn token_encoding_edge_cases_are_judged_as_python_judges_them() {
-    let Some(python) = python() else { return };
+    let python = python();
     // 31 characters: a token of 120 characters that ends in one '='. About
     // one token in 45 has no '-' or '_' to put in the standard alphabet.
     let token = std::iter::repeat_with(|| fernet_encrypt(KEY, "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PX"))

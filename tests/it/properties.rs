@@ -1,6 +1,6 @@
-//! Property tests (proptest) for the four fuzzing properties of issue 5, so
-//! that CI checks them on stable Rust in a few seconds (the cargo-fuzz
-//! targets in `fuzz/` explore the same properties for longer, on nightly):
+//! Property tests (proptest) of four properties, so that CI checks them on
+//! stable Rust in a few seconds (the cargo-fuzz targets in `fuzz/` explore
+//! the same properties for longer, on nightly):
 //!
 //! 1. `totp::Code::parse` never panics and accepts exactly six ASCII digits
 //!    (spaces inside, line endings around).
@@ -10,12 +10,9 @@
 //! 3. `MasterKey::decrypt` never panics on any string — including correctly
 //!    signed tokens with a hostile body — and round-trips what `encrypt` makes.
 //! 4. `totp::provisioning_uri` round-trips any name and issuer through an
-//!    otpauth parser of our own (`support/otpauth.rs`).
+//!    otpauth parser of our own (`util/otpauth.rs`).
 
-#[path = "support/models.rs"]
-mod models;
-#[path = "support/otpauth.rs"]
-mod otpauth;
+use crate::util::{models, otpauth};
 
 use models::{base32, code_model, key_model};
 
@@ -197,7 +194,8 @@ proptest! {
     }
 }
 
-/// The contract's own examples go through the same parser (a test of the parser).
+/// pyotp's URIs for three names go through the same parser (a test of the
+/// parser).
 #[test]
 fn otpauth_parser_reads_the_contract_examples_and_refuses_garbage() {
     let s = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
@@ -234,17 +232,8 @@ fn otpauth_parser_reads_the_contract_examples_and_refuses_garbage() {
 /// the app calls) accepts, and so does mex2fa.
 #[test]
 fn fernet_invalid_vectors_fail_as_in_python_without_ttl() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/vectors/fernet/invalid.json");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "CI=true but {} is missing",
-            path.display()
-        );
-        eprintln!("skipping: {} is absent", path.display());
-        return;
-    };
+    let path = crate::util::vectors_dir().join("fernet/invalid.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let v: serde_json::Value = serde_json::from_str(&text).expect("json");
     let mut n = 0;
     for e in v.as_array().expect("array") {

@@ -1,4 +1,4 @@
-//! A running app beside us (issue 5, part 1).
+//! A running app beside us.
 //!
 //! A writer thread plays the web app on its own connection — logins that
 //! update other columns of `account`, short `BEGIN IMMEDIATE` transactions,
@@ -12,15 +12,13 @@
 //! it for a rollback-journal and a WAL database; mex2fa never changes the
 //! journal mode or any other persistent pragma.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use common::{KEY, KEY2, TestEnv, avoid_step_end, now, totp_at, write_mode, wrong_code_for};
+use crate::util::{KEY, KEY2, TestEnv, avoid_step_end, now, totp_at, write_mode, wrong_code_for};
 use mex2fa::crypto::MasterKey;
 use mex2fa::totp::Secret;
 use rusqlite::types::Value;

@@ -3,16 +3,14 @@
 //! the app reads and accepts, what the app writes mex2fa verifies, and the
 //! otpauth URI is byte-identical to pyotp's.
 //!
-//! Without such a Python the tests skip locally and fail under CI=true
-//! (`common::python`); `scripts/test` provides one.
-
-mod common;
+//! The Python is the venv `scripts/test` installs (`util::python`); without
+//! it the tests fail.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use common::*;
+use crate::util::*;
 use rusqlite::types::Value;
 
 fn token_text(v: &Value) -> String {
@@ -56,7 +54,7 @@ fn mex_verify(python: &Path, env: &TestEnv, user: &str, secret: &str) -> std::pr
 
 #[test]
 fn a_secret_confirmed_by_mex2fa_decrypts_in_python_and_the_app_login_accepts_it() {
-    let Some(python) = python() else { return };
+    let python = python();
     let env = TestEnv::new();
     let secret = env.enable_steady("alice");
     let (enabled, stored) = env.row("alice");
@@ -92,7 +90,7 @@ fn a_secret_confirmed_by_mex2fa_decrypts_in_python_and_the_app_login_accepts_it(
 
 #[test]
 fn a_text_column_token_written_by_mex2fa_works_in_the_app() {
-    let Some(python) = python() else { return };
+    let python = python();
     let env = TestEnv::with_schema(SCHEMA_TEXT);
     let secret = env.enable_steady("bob");
     let (_, stored) = env.row("bob");
@@ -103,7 +101,7 @@ fn a_text_column_token_written_by_mex2fa_works_in_the_app() {
 
 #[test]
 fn a_reenrollment_by_mex2fa_switches_the_app_to_the_new_secret_at_confirm() {
-    let Some(python) = python() else { return };
+    let python = python();
     let env = TestEnv::new();
     let old = env.enable_steady("alice");
     let out = env
@@ -132,7 +130,7 @@ fn a_reenrollment_by_mex2fa_switches_the_app_to_the_new_secret_at_confirm() {
 
 #[test]
 fn tokens_the_app_writes_as_bytes_verify_in_mex2fa() {
-    let Some(python) = python() else { return };
+    let python = python();
     let env = TestEnv::new();
     let secret = py(&python, &["random"]);
     assert_eq!(secret.len(), 32);
@@ -173,7 +171,7 @@ fn tokens_the_app_writes_as_bytes_verify_in_mex2fa() {
 
 #[test]
 fn tokens_the_app_writes_as_text_verify_in_mex2fa() {
-    let Some(python) = python() else { return };
+    let python = python();
     for schema in [SCHEMA_TEXT, SCHEMA_BLOB] {
         let env = TestEnv::with_schema(schema);
         let secret = py(&python, &["random"]);
@@ -191,7 +189,7 @@ fn tokens_the_app_writes_as_text_verify_in_mex2fa() {
 
 #[test]
 fn tokens_with_any_timestamp_decrypt_as_in_python() {
-    let Some(python) = python() else { return };
+    let python = python();
     let env = TestEnv::new();
     let secret = py(&python, &["random"]);
     // Python's Fernet.decrypt(token) with no TTL checks neither age nor
@@ -290,7 +288,7 @@ fn enroll_uri(env: &TestEnv, name: &str, issuer: &str, by_env: bool) -> (String,
 
 #[test]
 fn the_uri_is_byte_identical_to_pyotp_for_awkward_names_and_issuers() {
-    let Some(python) = python() else { return };
+    let python = python();
     let env = TestEnv::new();
     {
         let conn = env.conn();
@@ -330,7 +328,7 @@ fn the_uri_is_byte_identical_to_pyotp_for_awkward_names_and_issuers() {
 
 #[test]
 fn the_text_mode_uri_line_is_pyotps_too() {
-    let Some(python) = python() else { return };
+    let python = python();
     let env = TestEnv::new();
     env.conn()
         .execute(

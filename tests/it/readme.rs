@@ -8,7 +8,7 @@
 //!
 //! - **Site paths.** `/srv/mexanimator/instance/mexanimator.db` is the temp
 //!   database; `/etc/mexanimator/` is a folder in the temp dir holding
-//!   `twofa.key`, the app's master key (`common::KEY`, mode 0600). Every other
+//!   `twofa.key`, the app's master key (`util::KEY`, mode 0600). Every other
 //!   path is relative to the working directory.
 //! - **`$ export NAME=VALUE`** sets NAME for the following commands. VALUE is
 //!   literal, or `"$(cat PATH)"`, which reads the file (the only command
@@ -34,21 +34,18 @@
 //!   mapped paths); `systemctl restart mexanimator` makes the app (re)read its
 //!   key from `/etc/mexanimator/twofa.key`; the HTML comment
 //!   `<!-- readme-test: the app enables USER -->` has the app turn on 2FA for
-//!   USER with the key it runs with (Python's pyotp and Fernet when available,
-//!   as the app does; else the binary with the app's key). Any other command
-//!   fails the test: teach it here first.
+//!   USER with the key it runs with (Python's pyotp and Fernet, as the app
+//!   does). Any other command fails the test: teach it here first.
 //!
 //! After the tour every user the tour enabled must verify with the final key.
-
-mod common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Output;
 
-use common::{Ink, TestEnv, run_with_code};
+use crate::util::{Ink, TestEnv, run_with_code};
 
-const README: &str = include_str!("../README.md");
+const README: &str = include_str!("../../README.md");
 const TOUR_HEADING: &str = "## Five-minute tour";
 const SITE_DB: &str = "/srv/mexanimator/instance/mexanimator.db";
 const SITE_ETC: &str = "/etc/mexanimator/";
@@ -155,12 +152,16 @@ impl Tour {
         let env = TestEnv::new();
         let etc = env.path("etc/mexanimator");
         std::fs::create_dir_all(&etc).unwrap();
-        common::write_mode(&etc.join("twofa.key"), &format!("{}\n", common::KEY), 0o600);
+        crate::util::write_mode(
+            &etc.join("twofa.key"),
+            &format!("{}\n", crate::util::KEY),
+            0o600,
+        );
         Tour {
             env,
             etc,
             vars: BTreeMap::new(),
-            app_key: common::KEY.to_string(),
+            app_key: crate::util::KEY.to_string(),
             secrets: BTreeMap::new(),
             ran: Vec::new(),
         }
@@ -190,33 +191,12 @@ impl Tour {
     /// The app turns on 2FA for `user` with the key it runs with.
     fn app_enables(&mut self, user: &str) {
         let db = self.env.db.display().to_string();
-        if let Some(py) = common::python() {
-            // The app's Confirm, with pyotp's secret format and Fernet.
-            let secret: String = format!("{:A<32}", user.to_ascii_uppercase());
-            common::py(&py, &["store", &db, &self.app_key, user, &secret]);
-            self.secrets.insert(user.to_string(), secret);
-            return;
-        }
-        let app = |c: &mut assert_cmd::Command| {
-            c.env("MEX2FA_DB", &db)
-                .env("TWOFA_MASTER_KEY", &self.app_key);
-        };
-        let mut c = self.env.bare();
-        app(&mut c);
-        let out = c
-            .args(["enroll", user, "--json", "--show-secret"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "the app's enroll of {user}: {out:?}");
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let secret = doc["secret"].as_str().unwrap().to_string();
-        let out = run_with_code(&secret, |code| {
-            let mut c = self.env.bare();
-            app(&mut c);
-            c.args(["confirm", user, "--code", code]);
-            c
-        });
-        assert!(out.status.success(), "the app's confirm of {user}: {out:?}");
+        // The app's Confirm, with pyotp's secret format and Fernet.
+        let secret: String = format!("{:A<32}", user.to_ascii_uppercase());
+        crate::util::py(
+            &crate::util::python(),
+            &["store", &db, &self.app_key, user, &secret],
+        );
         self.secrets.insert(user.to_string(), secret);
     }
 
@@ -257,7 +237,7 @@ impl Tour {
                 None
             }
             other => panic!(
-                "README.md:{at}: the tour runs `{other}`, which tests/readme.rs does not know; teach it first"
+                "README.md:{at}: the tour runs `{other}`, which tests/it/readme.rs does not know; teach it first"
             ),
         }
     }
@@ -320,7 +300,7 @@ impl Tour {
     /// printed, and confirms with the code the phone would show.
     fn type_first_code(&mut self, user: &str, out: &Output, at: usize) -> String {
         let qr = String::from_utf8(out.stdout.clone()).unwrap();
-        let m = common::modules_from_half_blocks(&qr, Ink::Light);
+        let m = crate::util::modules_from_half_blocks(&qr, Ink::Light);
         let uri = m
             .rows(m.width)
             .decode(4)
@@ -412,7 +392,7 @@ fn the_five_minute_tour_runs_as_written() {
     // Everyone the tour enabled (the straggler included) signs in with the
     // key the tour ends with, and that is the new key.
     assert_eq!(t.vars["TWOFA_MASTER_KEY"], t.read("new.key"));
-    assert_ne!(t.vars["TWOFA_MASTER_KEY"], common::KEY);
+    assert_ne!(t.vars["TWOFA_MASTER_KEY"], crate::util::KEY);
     assert!(t.secrets.len() >= 3, "{:?}", t.secrets.keys());
     for (user, secret) in &t.secrets {
         let out = run_with_code(secret, |code| {

@@ -9,12 +9,10 @@
 //! possible through the binary; the structure and the decoded URI are checked
 //! instead. Nothing here depends on the clock.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::{Ink, Modules, TestEnv, modules_from_ansi, modules_from_half_blocks};
+use crate::util::{Ink, Modules, TestEnv, modules_from_ansi, modules_from_half_blocks};
 
 /// Modules of light margin the QR standard asks for (and `src/qr.rs` draws).
 const QUIET_ZONE: usize = 4;
@@ -69,7 +67,7 @@ fn split_output(stdout: &str, stderr: String) -> Enrolled {
     }
 }
 
-/// The URI must be the contract's (§3) for alice and the printed secret.
+/// The URI must be pyotp's `provisioning_uri` for alice and the printed secret.
 fn check_uri(e: &Enrolled) {
     assert_eq!(e.secret.len(), 32, "secret {:?}", e.secret);
     assert!(
@@ -230,27 +228,19 @@ fn no_color_wins_over_clicolor_force() {
 /// variable set, the QR is drawn in ANSI colors; with NO_COLOR it is plain.
 #[test]
 fn a_terminal_gets_colors_unless_no_color() {
-    if std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipping: no `script` command to provide a terminal");
-        return;
-    }
     let env = TestEnv::new();
     for no_color in [false, true] {
         // stdin stays /dev/null so that enroll does not prompt for a code.
         let inner = format!(
             "'{}' enroll alice --show-secret </dev/null",
-            common::bin().display()
+            crate::util::bin().display()
         );
-        let mut real = std::process::Command::new("script");
+        let mut real = crate::util::script();
         real.args(["-qec", &inner, "/dev/null"])
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("MEX2FA_DB", &env.db)
-            .env("TWOFA_MASTER_KEY", common::KEY)
+            .env("TWOFA_MASTER_KEY", crate::util::KEY)
             .env("TERM", "dumb")
             .current_dir(env.dir.path())
             .stdin(std::process::Stdio::null());
@@ -337,7 +327,7 @@ fn png_and_svg_files_decode_to_the_uri_and_are_private() {
     );
     check_uri(&e);
     assert!(e.qr.is_empty(), "--no-qr drew a QR: {:?}", e.qr);
-    assert_eq!(common::decode_png(&png).as_deref(), Ok(e.uri.as_str()));
+    assert_eq!(crate::util::decode_png(&png).as_deref(), Ok(e.uri.as_str()));
     assert_eq!(mode(&png), 0o600, "PNG mode");
     assert_eq!(mode(&svg), 0o600, "SVG mode");
     // The PNG has a light quiet zone too.

@@ -1,6 +1,6 @@
 //! A small, strict otpauth URI parser, written from the Key URI Format and
-//! contract §3 independently of `src/totp.rs`: the property tests
-//! (`tests/properties.rs`) and the fuzz target `uri_roundtrip` parse what
+//! pyotp's `provisioning_uri` independently of `src/totp.rs`: the property tests
+//! (`tests/it/properties.rs`) and the fuzz target `uri_roundtrip` parse what
 //! `provisioning_uri` builds and must get back the same name, issuer and
 //! secret.
 
@@ -92,7 +92,7 @@ pub fn parse(uri: &str) -> Result<Otpauth, String> {
     })
 }
 
-/// Checks that `uri` is what contract §3 builds for `name`, `issuer` and
+/// Checks that `uri` is what pyotp's `provisioning_uri` builds for `name`, `issuer` and
 /// `secret`, by parsing it back. `Err` says what differs.
 pub fn check_round_trip(uri: &str, name: &str, issuer: &str, secret: &str) -> Result<(), String> {
     if !uri.is_ascii() || uri.bytes().any(|b| b.is_ascii_control() || b == b' ') {

@@ -2,20 +2,17 @@
 //! byte-identical to what `mex2fa completions SHELL` prints (regenerate them
 //! with `scripts/gen-completions`), and they really complete in real shells.
 //!
-//! bash is always tested (it is on every machine this project supports; its
-//! absence is a failure). zsh and fish are tested when installed
-//! (`apt-get install zsh fish`) and skipped, with a note on stderr, when not:
-//! fresh CI machines do not have them. Elvish and PowerShell are not in
-//! Debian's archive, so only the byte-identity covers their files.
-
-mod common;
+//! bash, zsh and fish are always tested: a missing shell fails its test with
+//! the package to install (`scripts/test` installs zsh and fish when it runs
+//! as root). Elvish and PowerShell are not in Debian's archive, so only the
+//! byte-identity covers their files.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::TestEnv;
+use crate::util::{TestEnv, require};
 
 /// (argument of `mex2fa completions`, file under completions/).
 const FILES: [(&str, &str); 5] = [
@@ -169,15 +166,6 @@ fn shell_env(cmd: &mut Command, home: &Path) {
         .current_dir(home);
 }
 
-fn installed(shell: &str) -> bool {
-    Command::new(shell)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Sources completions/mex2fa.bash in a non-interactive bash, sets up what
 /// bash's completion machinery would (COMP_WORDS, COMP_CWORD, COMP_LINE,
 /// COMP_POINT), calls the function `complete -p mex2fa` names, and returns
@@ -196,7 +184,7 @@ fn bash_complete(home: &Path, words: &[&str]) -> Vec<String> {
         "$fn" mex2fa "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
         printf '%s\n' "${COMPREPLY[@]}"
     "#;
-    let mut cmd = Command::new("bash");
+    let mut cmd = Command::new(require("bash", "bash"));
     shell_env(&mut cmd, home);
     cmd.args(["--norc", "--noprofile", "-c", DRIVER, "bash"])
         .arg(dir().join("mex2fa.bash"))
@@ -256,10 +244,6 @@ fn check_shell_names(name: &str, complete: impl Fn(&str) -> Vec<String>) {
 
 #[test]
 fn bash_completes_subcommands_and_flags() {
-    assert!(
-        installed("bash"),
-        "bash is required for this test (it is never skipped)"
-    );
     let env = TestEnv::new();
     let home = env.path("home");
     std::fs::create_dir(&home).unwrap();
@@ -272,17 +256,14 @@ fn bash_completes_subcommands_and_flags() {
 }
 
 #[test]
-fn zsh_completes_subcommands_and_flags_when_installed() {
-    if !installed("zsh") {
-        eprintln!("skipping: zsh is not installed (apt-get install zsh)");
-        return;
-    }
+fn zsh_completes_subcommands_and_flags() {
+    let zsh = require("zsh", "zsh");
     let env = TestEnv::new();
     let home = env.path("home");
     std::fs::create_dir(&home).unwrap();
     let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/shell/zsh-complete.zsh");
     let complete = |line: &str| {
-        let mut cmd = Command::new("zsh");
+        let mut cmd = Command::new(&zsh);
         shell_env(&mut cmd, &home);
         cmd.arg("-f").arg(&driver).arg(dir()).arg(line);
         let out = run(cmd, Duration::from_secs(30));
@@ -298,30 +279,27 @@ fn zsh_completes_subcommands_and_flags_when_installed() {
 }
 
 #[test]
-fn fish_completes_subcommands_and_flags_when_installed() {
-    let Some(env) = fish_env() else { return };
+fn fish_completes_subcommands_and_flags() {
+    let env = fish_env();
     check_shell(&env, "fish", |line| fish_complete(&env, line));
 }
 
 #[test]
-fn fish_completes_shell_names_when_installed() {
-    let Some(env) = fish_env() else { return };
+fn fish_completes_shell_names() {
+    let env = fish_env();
     check_shell_names("fish", |line| fish_complete(&env, line));
 }
 
-fn fish_env() -> Option<TestEnv> {
-    if !installed("fish") {
-        eprintln!("skipping: fish is not installed (apt-get install fish)");
-        return None;
-    }
+fn fish_env() -> TestEnv {
+    require("fish", "fish");
     let env = TestEnv::new();
     std::fs::create_dir(env.path("home")).unwrap();
-    Some(env)
+    env
 }
 
 /// `complete -C LINE` in a fish that sourced completions/mex2fa.fish.
 fn fish_complete(env: &TestEnv, line: &str) -> Vec<String> {
-    let mut cmd = Command::new("fish");
+    let mut cmd = Command::new(require("fish", "fish"));
     shell_env(&mut cmd, &env.path("home"));
     cmd.args([
         "--no-config",

@@ -1,4 +1,4 @@
-//! Output discipline (issue 4, item 7), through the real binary:
+//! Output discipline, through the real binary:
 //! - text that came from the database (usernames, the audit log's OS user) is
 //!   printed with control characters escaped: no raw ESC, BEL, DEL or C1
 //!   control ever reaches stdout or stderr, in text or in JSON;
@@ -9,13 +9,11 @@
 //!   process's exit code).
 //!
 //! Codes are computed from the secret at run time and retried once if a
-//! 30-second step boundary passed during the run (`common::run_with_code`).
-
-mod common;
+//! 30-second step boundary passed during the run (`util::run_with_code`).
 
 use std::process::Output;
 
-use common::{KEY2, TestEnv, run_with_code, wrong_code};
+use crate::util::{KEY2, TestEnv, run_with_code, wrong_code};
 
 /// Usernames an attacker could register in the app: screen-clearing and
 /// color sequences, a terminal-title OSC, BEL, DEL, the 8-bit CSI (U+009B),
@@ -658,25 +656,18 @@ fn text_account_ids_are_printed_escaped() {
 }
 
 /// Runs `mex2fa ARGS` (no quoting needed in ARGS) on a pseudo-terminal of
-/// `cols` columns through util-linux `script`; None when `script` is missing.
-fn on_terminal(env: &TestEnv, cols: u16, args: &str) -> Option<String> {
-    let probe = std::process::Command::new("script")
-        .arg("--version")
-        .output();
-    if probe.is_err() {
-        eprintln!("skipping: no `script` command to provide a terminal");
-        return None;
-    }
+/// `cols` columns through util-linux `script`.
+fn on_terminal(env: &TestEnv, cols: u16, args: &str) -> String {
     let inner = format!(
         "stty cols {cols} rows 40; exec '{}' {args} </dev/null",
-        common::bin().display()
+        crate::util::bin().display()
     );
-    let out = std::process::Command::new("script")
+    let out = crate::util::script()
         .args(["-qec", &inner, "/dev/null"])
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("MEX2FA_DB", &env.db)
-        .env("TWOFA_MASTER_KEY", common::KEY)
+        .env("TWOFA_MASTER_KEY", crate::util::KEY)
         .env("USER", "tester")
         .env("TERM", "dumb")
         .current_dir(env.dir.path())
@@ -684,7 +675,7 @@ fn on_terminal(env: &TestEnv, cols: u16, args: &str) -> Option<String> {
         .output()
         .expect("run script");
     assert!(out.status.success(), "{args}: {out:?}");
-    Some(text(&out.stdout).replace('\r', ""))
+    text(&out.stdout).replace('\r', "")
 }
 
 #[test]
@@ -695,9 +686,7 @@ fn tables_fit_the_terminal_width() {
     env.enroll(long);
     for cols in [60u16, 100] {
         for cmd in ["status", "log"] {
-            let Some(shown) = on_terminal(&env, cols, cmd) else {
-                return;
-            };
+            let shown = on_terminal(&env, cols, cmd);
             assert!(
                 shown.contains('│'),
                 "{cmd}: not the terminal style:\n{shown}"
@@ -720,9 +709,7 @@ fn a_terminal_without_a_width_gets_a_readable_table() {
     let env = TestEnv::new();
     env.enroll("alice");
     for cmd in ["status", "log"] {
-        let Some(shown) = on_terminal(&env, 0, cmd) else {
-            return;
-        };
+        let shown = on_terminal(&env, 0, cmd);
         assert!(
             shown.contains('│'),
             "{cmd}: not the terminal style:\n{shown}"

@@ -1,5 +1,5 @@
-//! The hostile-input catalog, shared by `tests/hostile.rs` (exit codes, one
-//! line on stderr, no panic, an untouched database) and `tests/hygiene.rs`
+//! The hostile-input catalog, shared by `hostile.rs` (exit codes, one line
+//! on stderr, no panic, an untouched database) and `hygiene.rs`
 //! (no secret in any output). Each case runs the real binary against a fresh
 //! [`Fixture`]: alice has 2FA enabled (a token under `KEY`, written as the
 //! app's Confirm writes it), bob has an enrollment pending, carol has nothing.
@@ -18,7 +18,7 @@ use mex2fa::crypto::MasterKey;
 use mex2fa::totp::Secret;
 use rusqlite::types::Value;
 
-use crate::common::{KEY, KEY2, TestEnv, write_mode};
+use super::{KEY, KEY2, TestEnv, vectors_dir, write_mode};
 
 /// A database with alice enabled, bob pending, carol untouched.
 pub struct Fixture {
@@ -39,22 +39,12 @@ impl Fixture {
             let token = MasterKey::parse(KEY)
                 .expect("KEY")
                 .encrypt(alice.as_bytes());
-            env.conn()
-                .execute(
-                    "UPDATE account SET twofa_enabled = 1, twofa_secret = ?1 WHERE username = 'alice'",
-                    [Value::Blob(token.into_bytes())],
-                )
-                .expect("enable alice");
+            env.store("alice", Value::Blob(token.into_bytes()));
             let bob = env.enroll("bob");
             (env.snapshot(), alice, bob)
         });
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = dir.path().join("app.db");
-        std::fs::write(&db, bytes).expect("write db");
-        let key_file = dir.path().join("master.key");
-        write_mode(&key_file, &format!("{KEY}\n"), 0o600);
         Fixture {
-            env: TestEnv { dir, db, key_file },
+            env: TestEnv::from_snapshot(bytes),
             alice: alice.clone(),
             bob: bob.clone(),
         }
@@ -65,7 +55,7 @@ impl Fixture {
     /// whenever it runs in the next minute: proof that the key was accepted
     /// and the token decrypted.
     pub fn wrong_code(&self) -> String {
-        let now = crate::common::now();
+        let now = super::now();
         let near: Vec<String> = [self.alice.as_str(), self.bob.as_str(), SECRET]
             .iter()
             .flat_map(|s| {
@@ -102,8 +92,8 @@ pub enum Prep {
     AliceSecret(Value),
     /// `MEX2FA_DB` points at a path of this kind instead of the fixture.
     DbPath(DbKind),
-    /// The fixture database made immutable (`chattr +i`): read-only even for root.
-    Immutable,
+    /// The fixture database made read-only, even for root ([`read_only`]).
+    ReadOnly,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -132,7 +122,7 @@ pub struct Case {
     /// Files written into the temp dir first: (name, bytes, mode).
     pub files: Vec<(&'static str, Vec<u8>, u32)>,
     pub prep: Prep,
-    /// The documented exit code (contract §6).
+    /// The documented exit code (the README's "Exit codes").
     pub exit: i32,
 }
 
@@ -185,37 +175,22 @@ pub fn std_alphabet(key: &str) -> String {
     key.replace('-', "+").replace('_', "/")
 }
 
-/// The Fernet spec's invalid tokens (`shared/vectors/fernet/invalid.json`):
-/// `None` when the file is absent outside CI (the cases are then skipped).
-pub fn fernet_invalid() -> Option<Vec<(String, String, String)>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/fernet/invalid.json");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("CI=true but {} is unreadable: {e}", path.display());
-            }
-            eprintln!(
-                "skipping the Fernet invalid-token vectors: {} ({e})",
-                path.display()
-            );
-            return None;
-        }
-    };
+/// The Fernet spec's invalid tokens (`tests/vectors/fernet/invalid.json`).
+pub fn fernet_invalid() -> Vec<(String, String, String)> {
+    let path = vectors_dir().join("fernet/invalid.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let v: serde_json::Value = serde_json::from_str(&text).expect("invalid.json");
     let list = v.as_array().expect("an array");
     assert!(!list.is_empty(), "invalid.json is empty");
-    Some(
-        list.iter()
-            .map(|e| {
-                (
-                    e["desc"].as_str().expect("desc").to_string(),
-                    e["token"].as_str().expect("token").to_string(),
-                    e["secret"].as_str().expect("secret").to_string(),
-                )
-            })
-            .collect(),
-    )
+    list.iter()
+        .map(|e| {
+            (
+                e["desc"].as_str().expect("desc").to_string(),
+                e["token"].as_str().expect("token").to_string(),
+                e["secret"].as_str().expect("secret").to_string(),
+            )
+        })
+        .collect()
 }
 
 /// Whether a vector is invalid only because of its age: Python's
@@ -585,24 +560,22 @@ fn tokens(v: &mut Vec<Case>) {
             Some(4),
         ),
     ];
-    if let Some(vectors) = fernet_invalid() {
-        for (desc, token, secret) in vectors {
-            assert_eq!(secret, KEY, "the vectors use the spec's key, as KEY");
-            let exits = if only_ttl_invalid(&desc) {
-                // Decrypts (no TTL, as the app's decrypt) to an empty secret: refused,
-                // and a rotation carries it over unchanged.
-                (4, 4, None)
-            } else {
-                (4, 4, Some(4))
-            };
-            stored.push((
-                format!("Fernet spec: {desc}"),
-                Value::Blob(token.into_bytes()),
-                exits.0,
-                exits.1,
-                exits.2,
-            ));
-        }
+    for (desc, token, secret) in fernet_invalid() {
+        assert_eq!(secret, KEY, "the vectors use the spec's key, as KEY");
+        let exits = if only_ttl_invalid(&desc) {
+            // Decrypts (no TTL, as the app's decrypt) to an empty secret: refused,
+            // and a rotation carries it over unchanged.
+            (4, 4, None)
+        } else {
+            (4, 4, Some(4))
+        };
+        stored.push((
+            format!("Fernet spec: {desc}"),
+            Value::Blob(token.into_bytes()),
+            exits.0,
+            exits.1,
+            exits.2,
+        ));
     }
     for (name, value, verify, doctor, rotate) in stored {
         v.push(
@@ -743,7 +716,7 @@ fn databases(v: &mut Vec<Case>) {
                 5,
             )
             .file("new.key", KEY2.as_bytes())
-            .prep(Prep::Immutable),
+            .prep(Prep::ReadOnly),
         );
     }
     // A rejected code writes nothing, so a read-only file is no error there.
@@ -754,7 +727,7 @@ fn databases(v: &mut Vec<Case>) {
             &["confirm", "bob", "--code", WRONG],
             1,
         )
-        .prep(Prep::Immutable),
+        .prep(Prep::ReadOnly),
     );
 }
 
@@ -878,37 +851,57 @@ pub struct Ran {
     pub secrets: Vec<String>,
 }
 
-/// Removes `chattr +i` when dropped, so the temp dir can be deleted even if
-/// the test fails.
-struct Immutable(PathBuf);
+/// Makes the file writable again when dropped, so that the temp dir can be
+/// deleted even if the test fails.
+struct ReadOnly {
+    path: PathBuf,
+    immutable: bool,
+}
 
-impl Drop for Immutable {
+impl Drop for ReadOnly {
     fn drop(&mut self) {
-        let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
+        use std::os::unix::fs::PermissionsExt;
+        if self.immutable {
+            let _ = Command::new("chattr").arg("-i").arg(&self.path).status();
+        }
+        let _ = std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o600));
     }
 }
 
-fn chattr_immutable(path: &Path) -> Result<Immutable, String> {
-    let out = Command::new("chattr")
+/// Makes `path` read-only for every process: mode 0444, which binds every
+/// user but root, and for root also `chattr +i` (e2fsprogs), which binds root.
+fn read_only(path: &Path) -> Result<ReadOnly, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let writable = || std::fs::OpenOptions::new().append(true).open(path).is_ok();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+    let mut guard = ReadOnly {
+        path: path.to_path_buf(),
+        immutable: false,
+    };
+    if !writable() {
+        return Ok(guard);
+    }
+    let out = Command::new(super::require("chattr", "e2fsprogs"))
         .arg("+i")
         .arg(path)
         .output()
-        .map_err(|e| format!("chattr is not available ({e})"))?;
+        .map_err(|e| format!("chattr does not run ({e})"))?;
     if !out.status.success() {
         return Err(format!(
-            "chattr +i is not supported here: {}",
+            "chattr +i fails on the temp dir's filesystem: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    let guard = Immutable(path.to_path_buf());
+    guard.immutable = true;
     // Proof that it holds: root cannot open it for writing.
-    if std::fs::OpenOptions::new().append(true).open(path).is_ok() {
+    if writable() {
         return Err("chattr +i did not make the file read-only".into());
     }
     Ok(guard)
 }
 
-/// Runs one case on a fresh fixture; `Err(reason)` when it cannot run here.
+/// Runs one case on a fresh fixture; `Err(reason)` when it cannot run here
+/// (a failure of the test that ran it).
 pub fn run(case: &Case) -> Result<Ran, String> {
     let fx = Fixture::new();
     let env = &fx.env;
@@ -967,7 +960,7 @@ pub fn run(case: &Case) -> Result<Ran, String> {
                 _ => Some(path),
             });
         }
-        Prep::Immutable => _guard = Some(chattr_immutable(&env.db)?),
+        Prep::ReadOnly => _guard = Some(read_only(&env.db)?),
     }
     let snapshot = |paths: &[PathBuf]| -> Vec<(PathBuf, Vec<u8>)> {
         paths
@@ -978,7 +971,7 @@ pub fn run(case: &Case) -> Result<Ran, String> {
     let db_before = snapshot(&db_paths);
     let dir_before = listing(env.dir.path());
 
-    let mut cmd = Command::new(crate::common::bin());
+    let mut cmd = Command::new(super::bin());
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("USER", "tester")

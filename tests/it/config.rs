@@ -1,14 +1,12 @@
-//! End-to-end tests of configuration (contract §6): where settings come from
-//! (flag > environment > `.env` / `--env-file` > default), how the database
-//! is opened and its mapping checked, and how the master key is read. Every
-//! refusal: the documented exit code, one line on stderr, the database
-//! byte-identical — and a key is never echoed.
-
-mod common;
+//! End-to-end tests of configuration (the README's "Configuration"): where
+//! settings come from (flag > environment > `.env` / `--env-file` > default),
+//! how the database is opened and its mapping checked, and how the master
+//! key is read. Every refusal: the documented exit code, one line on stderr,
+//! the database byte-identical — and a key is never echoed.
 
 use std::path::Path;
 
-use common::*;
+use crate::util::*;
 
 /// The issuer in the URI that `enroll alice` prints with these settings.
 fn issuer_of(c: &mut assert_cmd::Command) -> String {

@@ -1,5 +1,5 @@
 //! The rules mex2fa's parsers must follow, written out independently of
-//! `src/`. Shared by tests/properties.rs and the cargo-fuzz targets (which
+//! `src/`. Shared by tests/it/properties.rs and the cargo-fuzz targets (which
 //! include this file by path).
 
 #![allow(dead_code)]

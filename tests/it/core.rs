@@ -2,15 +2,13 @@
 //! and status — through the real binary on real SQLite files: exit codes,
 //! what is printed, and what the database holds afterwards.
 //!
-//! Codes are computed by the harness's own TOTP (`common::totp_at`), right
-//! before each run; `common::at_step` runs again when a 30-second step
+//! Codes are computed by the harness's own TOTP (`util::totp_at`), right
+//! before each run; `util::at_step` runs again when a 30-second step
 //! boundary fell in between.
-
-mod common;
 
 use std::collections::BTreeSet;
 
-use common::*;
+use crate::util::*;
 use rusqlite::types::Value;
 use serde_json::Value as Json;
 

@@ -1,4 +1,4 @@
-//! Crashes (issue 5, part 2): SIGKILL at random moments of every writing
+//! Crashes: SIGKILL at random moments of every writing
 //! command — enroll, confirm, `disable --all --yes`, rotate-key (with a
 //! backup) and restore — on rollback-journal and WAL databases.
 //!
@@ -14,14 +14,12 @@
 //!
 //! `MEX2FA_CRASH_SEED=N` replays a run's delays; the seed is printed.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{KEY, KEY2, TestEnv, avoid_step_end, now, totp_at, write_mode};
+use crate::util::{KEY, KEY2, TestEnv, avoid_step_end, now, totp_at, write_mode};
 use mex2fa::crypto::MasterKey;
 use mex2fa::totp::Secret;
 use rusqlite::Connection;
@@ -280,7 +278,7 @@ fn lay(t: &Template) -> Trial {
 }
 
 fn spawn(t: &Template, trial: &Trial, args: &[String]) -> std::process::Child {
-    Command::new(common::bin())
+    Command::new(crate::util::bin())
         .args(args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())

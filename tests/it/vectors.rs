@@ -1,16 +1,12 @@
-//! Known answers from `../shared/vectors` (RFC 6238, RFC 4226, the Fernet
+//! Known answers from `tests/vectors` (RFC 6238, RFC 4226, the Fernet
 //! spec): the harness's own TOTP is checked against the RFCs, then the binary
 //! against the harness, and the spec's tokens are stored as secrets for the
 //! binary to decrypt — or to refuse exactly as Python's `Fernet.decrypt`
 //! (no TTL) does.
-//!
-//! Without the vectors folder the tests skip locally and fail under CI=true.
-
-mod common;
 
 use std::path::Path;
 
-use common::*;
+use crate::util::*;
 use rusqlite::types::Value;
 use serde_json::Value as Json;
 
@@ -26,16 +22,6 @@ fn str_of<'a>(v: &'a Json, field: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {field} in {v}"))
 }
 
-fn assert_code(out: &std::process::Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// `verify alice` with the current code of `secret` (as the harness computes it).
 fn verify_now(env: &TestEnv, user: &str, secret: &str) -> std::process::Output {
     at_step(0, |t| {
@@ -47,7 +33,7 @@ fn verify_now(env: &TestEnv, user: &str, secret: &str) -> std::process::Output {
 
 #[test]
 fn harness_totp_matches_rfc6238_sha1() {
-    let Some(dir) = vectors_dir() else { return };
+    let dir = vectors_dir();
     let doc = load(&dir, "rfc6238.json");
     let mut checked = 0;
     for v in doc["vectors"].as_array().unwrap() {
@@ -69,7 +55,7 @@ fn harness_totp_matches_rfc6238_sha1() {
 
 #[test]
 fn harness_hotp_matches_rfc4226() {
-    let Some(dir) = vectors_dir() else { return };
+    let dir = vectors_dir();
     let doc = load(&dir, "rfc4226.json");
     let vectors = doc["vectors"].as_array().unwrap();
     assert_eq!(vectors.len(), 10);
@@ -86,7 +72,7 @@ fn harness_hotp_matches_rfc4226() {
 
 #[test]
 fn harness_totp_agrees_with_pyotp() {
-    let Some(python) = python() else { return };
+    let python = python();
     let secrets = [
         py(&python, &["random"]),
         "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ".to_string(),
@@ -126,7 +112,7 @@ fn the_binary_verifies_the_rfc_secret_as_the_harness_computes_it() {
 
 #[test]
 fn the_fernet_spec_tokens_decrypt_in_the_binary() {
-    let Some(dir) = vectors_dir() else { return };
+    let dir = vectors_dir();
     let mut cases = load(&dir, "fernet/generate.json")
         .as_array()
         .unwrap()
@@ -170,7 +156,7 @@ fn python_decrypts(desc: &str) -> bool {
 
 #[test]
 fn the_fernet_spec_invalid_tokens_are_refused_as_python_refuses_them() {
-    let Some(dir) = vectors_dir() else { return };
+    let dir = vectors_dir();
     let cases = load(&dir, "fernet/invalid.json");
     let cases = cases.as_array().unwrap();
     assert!(cases.len() >= 8);
@@ -180,16 +166,14 @@ fn the_fernet_spec_invalid_tokens_are_refused_as_python_refuses_them() {
         let desc = str_of(case, "desc");
         let token = str_of(case, "token");
         assert_eq!(str_of(case, "secret"), KEY);
-        if let Some(python) = &python {
-            let (status, plain) = py_status(python, &["try-decrypt", KEY, token]);
-            assert_eq!(
-                status == 0,
-                python_decrypts(desc),
-                "{desc}: Python's Fernet.decrypt (no TTL) disagrees with this test"
-            );
-            if status == 0 {
-                assert_eq!(plain, "", "{desc}");
-            }
+        let (status, plain) = py_status(&python, &["try-decrypt", KEY, token]);
+        assert_eq!(
+            status == 0,
+            python_decrypts(desc),
+            "{desc}: Python's Fernet.decrypt (no TTL) disagrees with this test"
+        );
+        if status == 0 {
+            assert_eq!(plain, "", "{desc}");
         }
         env.store("alice", Value::Blob(token.as_bytes().to_vec()));
         let line = env.fails(env.cmd().args(["verify", "alice", "--code", "123456"]), 4);
@@ -208,7 +192,7 @@ fn the_fernet_spec_invalid_tokens_are_refused_as_python_refuses_them() {
 
 #[test]
 fn a_far_future_timestamp_with_a_real_secret_verifies() {
-    let Some(dir) = vectors_dir() else { return };
+    let dir = vectors_dir();
     let cases = load(&dir, "fernet/invalid.json");
     let far = cases
         .as_array()
