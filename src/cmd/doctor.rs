@@ -259,9 +259,15 @@ impl Run for Doctor {
                     os_user: &os_user,
                     action: "doctor-fix",
                     account: None,
-                    detail: format!(
-                        "removed {n} expired pending enrollments; turned {unhexed} hex-text tokens back into tokens"
-                    ),
+                    detail: [
+                        (expired > 0).then(|| format!("removed {n} expired pending enrollments")),
+                        (!hex.is_empty())
+                            .then(|| format!("turned {unhexed} hex-text tokens back into tokens")),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("; "),
                 })?;
                 Ok((n, unhexed))
             })?;

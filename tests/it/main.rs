@@ -8,6 +8,7 @@
 
 mod util;
 
+mod backends;
 mod completions;
 mod concurrency;
 mod config;

@@ -1127,19 +1127,16 @@ impl super::Tx for Tx<'_> {
         let now = crate::clock::now() as i64;
         let sql = format!(
             "INSERT INTO {} (at, at_unix, os_user, action, account_id, username, detail)
-             VALUES ($1, $2, $3, $4, $5::{}, $6, $7)",
+             VALUES ($1, $2, $3, $4, $5::text::{}, $6, $7)",
             self.m.audit,
             self.m.id_kind.sql()
         );
-        let (id, user): (Option<Box<dyn ToSql + Sync + Send>>, Option<&str>) = match entry.account {
-            Some(a) => (Some(id_param(&a.id)), Some(a.user.as_str())),
+        // Bound as text either way, so that "no account" is one NULL of one type.
+        let (id, user) = match entry.account {
+            Some(a) => (Some(a.id.to_string()), Some(a.user.as_str())),
             None => (None, None),
         };
-        let none: Option<i64> = None;
-        let id_ref: &(dyn ToSql + Sync) = match &id {
-            Some(b) => b.as_ref(),
-            None => &none,
-        };
+        let id_ref: &(dyn ToSql + Sync) = &id;
         self.execute(
             &sql,
             &[

@@ -6,6 +6,7 @@
 //! models, shared with the fuzz targets in `fuzz/`).
 
 mod app;
+pub mod backend;
 pub mod catalog;
 mod db;
 mod env;
