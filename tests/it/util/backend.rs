@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use assert_cmd::Command;
 use tempfile::TempDir;
 
-use super::{KEY, bin, python, write_mode};
+use super::{KEY, bin, python};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -102,7 +102,6 @@ pub struct Db {
     pub backend: Backend,
     pub shape: Shape,
     pub dir: TempDir,
-    pub key_file: PathBuf,
     /// SQLite: the file. PostgreSQL: the database's name.
     name: String,
 }
@@ -112,8 +111,6 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 impl Db {
     pub fn new(backend: Backend, shape: Shape) -> Db {
         let dir = tempfile::tempdir().expect("temp dir");
-        let key_file = dir.path().join("master.key");
-        write_mode(&key_file, &format!("{KEY}\n"), 0o600);
         let name = match backend {
             Backend::Sqlite => dir.path().join("app.db").display().to_string(),
             Backend::Postgres => format!(
@@ -131,7 +128,6 @@ impl Db {
             backend,
             shape,
             dir,
-            key_file,
             name,
         };
         db.sql(&db.ddl());
@@ -302,14 +298,6 @@ impl Db {
                 )
             })
             .collect()
-    }
-
-    /// The stored secret of `user`, as text.
-    pub fn secret_of(&self, user: &str) -> Option<String> {
-        self.accounts()
-            .into_iter()
-            .find(|(u, _, _)| u == user)
-            .and_then(|(_, _, s)| s)
     }
 
     /// Everything in the app's table and mex2fa's, as text: equal before and
