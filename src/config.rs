@@ -235,9 +235,9 @@ pub fn read_key_file(path: &Path, flag: &str) -> Result<MasterKey> {
         if let Ok(meta) = std::fs::metadata(path)
             && meta.permissions().mode() & 0o077 != 0
         {
-            eprintln!(
+            crate::ui::message(&format!(
                 "mex2fa: warning: the key file {shown} is readable by group or others; run chmod 600 {shown}"
-            );
+            ));
         }
     }
     let text = std::str::from_utf8(&bytes).map_err(|_| {

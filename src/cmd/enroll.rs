@@ -209,16 +209,16 @@ fn guided(
     user: &str,
     shown: &str,
 ) -> Result<()> {
-    eprintln!(
+    ui::message(&format!(
         "type the 6-digit code the app shows to turn 2FA on (Ctrl-C stops; the enrollment stays pending: mex2fa confirm {})",
         ui::escape(user)
-    );
+    ));
     for attempt in 1..=ATTEMPTS {
         let line = ui::prompt_hidden(&format!("code ({attempt}/{ATTEMPTS}): "))?;
         let code = match Code::parse(&line) {
             Ok(c) => c,
             Err(msg) => {
-                eprintln!("{msg}");
+                ui::message(&msg);
                 continue;
             }
         };
@@ -227,12 +227,14 @@ fn guided(
                 report_enabled(cfg, &account);
                 return Ok(());
             }
-            Outcome::Rejected(drift) => eprintln!("not accepted: {}", drift_hint(drift)),
+            Outcome::Rejected(drift) => {
+                ui::message(&format!("not accepted: {}", drift_hint(drift)))
+            }
         }
     }
-    eprintln!(
+    ui::message(&format!(
         "no code accepted; the enrollment of '{shown}' stays pending: finish with mex2fa confirm {}",
         ui::escape(user)
-    );
+    ));
     Err(Error::Silent(Exit::Rejected))
 }

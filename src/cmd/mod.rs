@@ -160,10 +160,10 @@ fn rejected(cfg: &Config, user: &str, drift: Option<i64>, extra: serde_json::Val
         // `extra` may hold the secret of an enrollment (enroll --show-secret --code).
         ui::json_secret(doc);
     }
-    eprintln!(
+    ui::message(&format!(
         "mex2fa: code not accepted for '{}': {}",
         ui::escape(user),
         drift_hint(drift)
-    );
+    ));
     Error::Silent(Exit::Rejected)
 }
