@@ -45,7 +45,7 @@ impl Writer {
     }
 
     fn io(&self, e: std::io::Error) -> Error {
-        Error::usage(format!(
+        Error::io(format!(
             "cannot write the backup {}: {e}; nothing was changed",
             self.path.display()
         ))
