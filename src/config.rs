@@ -217,11 +217,28 @@ pub fn parse_key(text: &str, source: &str) -> Result<MasterKey> {
         .map_err(|p| Error::key(format!("the master key from {source} is malformed: {p}")))
 }
 
-/// Reads a key file; warns when group or others can read it.
+/// The most a key file may hold: a key is 44 characters; a comment-free
+/// file with a line ending, or even generous whitespace, fits many times over.
+const KEY_FILE_LIMIT: u64 = 4 << 10;
+
+/// Reads a key file; warns when group or others can read it. Only a regular
+/// file of at most [`KEY_FILE_LIMIT`] bytes is read: a device (`/dev/zero`)
+/// or a pipe could feed an endless key, or none.
 pub fn read_key_file(path: &Path, flag: &str) -> Result<MasterKey> {
+    use std::io::Read;
+
     let shown = path.display();
-    let bytes = match std::fs::read(path) {
-        Ok(b) => Zeroizing::new(b),
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        // A FIFO would block the open until a writer came: opened without
+        // waiting, it is refused below like any other special file.
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let mut file = match opts.open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::key(format!(
                 "key file not found: {shown}; check {flag}"
@@ -229,16 +246,33 @@ pub fn read_key_file(path: &Path, flag: &str) -> Result<MasterKey> {
         }
         Err(e) => return Err(Error::key(format!("cannot read the key file {shown}: {e}"))),
     };
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::key(format!("cannot read the key file {shown}: {e}")))?;
+    if !meta.is_file() {
+        return Err(Error::key(format!(
+            "the key file {shown} is not a regular file (a device, a pipe or a folder); put the key in a file (chmod 600) and pass its path to {flag}"
+        )));
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path)
-            && meta.permissions().mode() & 0o077 != 0
-        {
+        if meta.permissions().mode() & 0o077 != 0 {
             crate::ui::message(&format!(
                 "mex2fa: warning: the key file {shown} is readable by group or others; run chmod 600 {shown}"
             ));
         }
+    }
+    // Sized up front: a growing buffer would leave copies of the key behind.
+    let mut bytes = Zeroizing::new(Vec::with_capacity(KEY_FILE_LIMIT as usize + 1));
+    (&mut file)
+        .take(KEY_FILE_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::key(format!("cannot read the key file {shown}: {e}")))?;
+    if bytes.len() as u64 > KEY_FILE_LIMIT {
+        return Err(Error::key(format!(
+            "the key file {shown} is larger than 4 KiB; a Fernet key is 44 base64 characters: check {flag}"
+        )));
     }
     let text = std::str::from_utf8(&bytes).map_err(|_| {
         Error::key(format!(
