@@ -47,18 +47,37 @@ pub fn load_env_file(args: &[std::ffi::OsString]) -> Result<()> {
     }
     let path = match explicit {
         Some(p) => {
-            if !p.is_file() {
-                return Err(Error::usage(format!(
-                    "env file not found: {}; check --env-file",
-                    p.display()
-                )));
+            let shown = p.display();
+            match std::fs::metadata(&p) {
+                Ok(meta) if meta.is_file() => env_file_warning(&p, &meta),
+                Ok(meta) if meta.is_dir() => {
+                    return Err(Error::usage(format!(
+                        "the env file {shown} is a directory; pass the .env file itself to --env-file"
+                    )));
+                }
+                Ok(_) => {
+                    return Err(Error::usage(format!(
+                        "the env file {shown} is not a regular file (a device or a pipe); pass a .env file to --env-file"
+                    )));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(Error::usage(format!(
+                        "env file not found: {shown}; check --env-file"
+                    )));
+                }
+                Err(e) => {
+                    return Err(Error::usage(format!(
+                        "cannot read the env file {shown}: {e}; check --env-file"
+                    )));
+                }
             }
             p
         }
         None => {
             let p = PathBuf::from(".env");
-            if !p.is_file() {
-                return Ok(());
+            match std::fs::metadata(&p) {
+                Ok(meta) if meta.is_file() => env_file_warning(&p, &meta),
+                _ => return Ok(()),
             }
             p
         }
@@ -70,6 +89,43 @@ pub fn load_env_file(args: &[std::ffi::OsString]) -> Result<()> {
             env_file_problem(&path, &e)
         ))
     })
+}
+
+/// Warns when an env file could have been written by someone else: it
+/// chooses the database and may hold the master key. As for key files,
+/// a warning: the file is still read. A file owned by another user (root
+/// aside) or writable by others always draws it; one writable by its group
+/// only when running as root, where a group's member would gain root's
+/// database and key (for other users a group-writable file is the common
+/// umask 002).
+fn env_file_warning(path: &Path, meta: &std::fs::Metadata) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        let shown = path.display();
+        let problem = if meta.uid() != me && meta.uid() != 0 {
+            Some((
+                format!("is owned by another user (uid {})", meta.uid()),
+                format!("chown {} {shown}", if me == 0 { "root" } else { "$USER" }),
+            ))
+        } else if meta.mode() & 0o002 != 0 || (me == 0 && meta.mode() & 0o020 != 0) {
+            Some((
+                "is writable by group or others".to_string(),
+                format!("chmod go-w {shown}"),
+            ))
+        } else {
+            None
+        };
+        if let Some((why, fix)) = problem {
+            crate::ui::message(&format!(
+                "mex2fa: warning: the env file {shown} {why}; whoever can change it chooses the database and the key mex2fa uses: check it, then run {fix}"
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, meta);
 }
 
 /// An empty `MEX2FA_*` variable (`MEX2FA_DB=` placeholder lines are common in
