@@ -104,6 +104,7 @@ pub fn confirm(question: &str, yes: bool) -> Result<()> {
         return Ok(());
     }
     require_confirmable(false)?;
+    let _tty = TtyGuard::arm();
     let answer = dialoguer::Confirm::new()
         .with_prompt(escape(question))
         .default(false)
@@ -132,9 +133,135 @@ pub fn require_confirmable(yes: bool) -> Result<()> {
 
 /// Reads a secret-ish line without echo (for codes and keys) on the terminal.
 pub fn prompt_hidden(prompt: &str) -> Result<zeroize::Zeroizing<String>> {
+    let _tty = TtyGuard::arm();
     rpassword::prompt_password(prompt)
         .map(zeroize::Zeroizing::new)
         .map_err(|e| Error::usage(format!("could not read from the terminal: {e}")))
+}
+
+/// Puts the terminal back as it was when a signal ends the process during a
+/// prompt. The prompts switch echo off (the hidden ones) or read single keys
+/// (confirmations) and restore the terminal when they return; a signal does
+/// not let them return. rpassword even reads Ctrl-C as a key and raises
+/// SIGINT itself before its cleanup. The shell would be left with echo off:
+/// bash repairs its terminal, dash and most other shells do not.
+///
+/// While armed, SIGINT, SIGTERM, SIGHUP and SIGQUIT restore the settings
+/// saved on arming, then end the process by the same signal as before (the
+/// shell sees the usual 130, 143, ...). A signal ignored when we started
+/// (`nohup`) stays ignored.
+#[cfg(unix)]
+struct TtyGuard {
+    /// Keeps the descriptor the handler writes to open.
+    _tty: std::fs::File,
+    previous: Vec<(libc::c_int, libc::sigaction)>,
+}
+
+#[cfg(unix)]
+mod tty_state {
+    use std::cell::UnsafeCell;
+    use std::mem::MaybeUninit;
+    use std::sync::atomic::AtomicI32;
+
+    pub struct Saved(pub UnsafeCell<MaybeUninit<libc::termios>>);
+    // SAFETY: written only while `ARMED` is -1 (no handler reads it then),
+    // read only by the handler after `ARMED` published the descriptor.
+    unsafe impl Sync for Saved {}
+    pub static SAVED: Saved = Saved(UnsafeCell::new(MaybeUninit::uninit()));
+    /// The terminal's descriptor while a guard is armed, else -1.
+    pub static ARMED: AtomicI32 = AtomicI32::new(-1);
+}
+
+#[cfg(unix)]
+const GUARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+#[cfg(unix)]
+impl TtyGuard {
+    /// `None` without a controlling terminal (nothing to restore) or when a
+    /// guard is armed already.
+    fn arm() -> Option<TtyGuard> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::sync::atomic::Ordering;
+        use tty_state::{ARMED, SAVED};
+
+        if ARMED.load(Ordering::Acquire) >= 0 {
+            return None;
+        }
+        let tty = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
+            .open("/dev/tty")
+            .ok()?;
+        let fd = tty.as_raw_fd();
+        // SAFETY: `fd` is open; SAVED is not read while ARMED is -1.
+        if unsafe { libc::tcgetattr(fd, SAVED.0.get().cast()) } != 0 {
+            return None;
+        }
+        ARMED.store(fd, Ordering::Release);
+        let mut previous = Vec::with_capacity(GUARDED.len());
+        for sig in GUARDED {
+            // SAFETY: a zeroed sigaction is a valid value to fill in; the
+            // handler only calls async-signal-safe functions.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+                libc::sigemptyset(&mut action.sa_mask);
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(sig, &action, &mut old) != 0 {
+                    continue;
+                }
+                if old.sa_sigaction == libc::SIG_IGN {
+                    libc::sigaction(sig, &old, std::ptr::null_mut());
+                } else {
+                    previous.push((sig, old));
+                }
+            }
+        }
+        Some(TtyGuard {
+            _tty: tty,
+            previous,
+        })
+    }
+}
+
+#[cfg(unix)]
+impl Drop for TtyGuard {
+    fn drop(&mut self) {
+        for (sig, old) in &self.previous {
+            // SAFETY: `old` is the action sigaction returned for `sig`.
+            unsafe { libc::sigaction(*sig, old, std::ptr::null_mut()) };
+        }
+        tty_state::ARMED.store(-1, std::sync::atomic::Ordering::Release);
+    }
+}
+
+/// The guard's handler: tcsetattr, signal and raise are async-signal-safe
+/// (POSIX). The re-raised signal is blocked until the handler returns, and
+/// then ends the process with the default action.
+#[cfg(unix)]
+extern "C" fn on_signal(sig: libc::c_int) {
+    use tty_state::{ARMED, SAVED};
+    let fd = ARMED.load(std::sync::atomic::Ordering::Acquire);
+    // SAFETY: SAVED was filled by tcgetattr before `fd` was published.
+    unsafe {
+        if fd >= 0 {
+            libc::tcsetattr(fd, libc::TCSANOW, SAVED.0.get().cast());
+        }
+        libc::signal(sig, libc::SIG_DFL);
+        libc::raise(sig);
+    }
+}
+
+#[cfg(not(unix))]
+struct TtyGuard;
+
+#[cfg(not(unix))]
+impl TtyGuard {
+    fn arm() -> Option<TtyGuard> {
+        None
+    }
 }
 
 /// Reads one line from a piped stdin (for `--code` given on stdin by scripts).
