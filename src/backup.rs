@@ -3,7 +3,7 @@
 //! the token as it was). Created 0600, never over an existing file.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::db::{AccountId, Place, Schema, TokenRow};
@@ -12,6 +12,11 @@ use crate::files;
 
 const FORMAT: &str = "mex2fa-backup";
 const VERSION: u64 = 1;
+/// The longest line read: a header or an entry is a few hundred bytes (a
+/// token of a 160-bit secret is 140 characters, a text id a username or an
+/// email). A longer line is not a backup's, and reading stops there rather
+/// than fill memory (`--backup /dev/zero` is one endless line).
+const MAX_LINE: usize = 64 << 10;
 
 pub struct Writer {
     path: PathBuf,
@@ -45,7 +50,7 @@ impl Writer {
     }
 
     fn io(&self, e: std::io::Error) -> Error {
-        Error::usage(format!(
+        Error::io(format!(
             "cannot write the backup {}: {e}; nothing was changed",
             self.path.display()
         ))
@@ -94,7 +99,7 @@ pub struct Entry {
 /// Reads a backup file line by line (constant memory).
 pub struct Reader {
     path: PathBuf,
-    lines: std::io::Lines<BufReader<File>>,
+    input: BufReader<File>,
     line_no: usize,
 }
 
@@ -102,16 +107,38 @@ impl Reader {
     /// Opens the file and checks its header against the configured mapping.
     pub fn open(path: &Path, schema: &Schema) -> Result<Reader> {
         let shown = path.display();
-        let file = File::open(path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.read(true);
+        #[cfg(unix)]
+        {
+            // A FIFO would block the open until a writer came: opened
+            // without waiting, it is then refused below.
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+        }
+        let file = opts.open(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
                 Error::usage(format!("backup file not found: {shown}; check --backup"))
-            } else {
+            }
+            kind if files::is_path_problem(kind) => {
                 Error::usage(format!("cannot read the backup {shown}: {e}"))
             }
+            _ => Error::io(format!("cannot read the backup {shown}: {e}")),
         })?;
+        // restore reads the backup twice (check, then write): a device or
+        // a pipe would give something else, or nothing, the second time.
+        match file.metadata() {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => {
+                return Err(Error::usage(format!(
+                    "the backup {shown} is not a regular file (a device, a pipe or a folder); pass the file rotate-key --backup wrote"
+                )));
+            }
+            Err(e) => return Err(Error::io(format!("cannot read the backup {shown}: {e}"))),
+        }
         let mut r = Reader {
             path: path.to_path_buf(),
-            lines: BufReader::new(file).lines(),
+            input: BufReader::new(file),
             line_no: 0,
         };
         let header = r.next_value()?.ok_or_else(|| r.bad("it is empty"))?;
@@ -141,13 +168,35 @@ impl Reader {
         ))
     }
 
+    /// The next line, at most [`MAX_LINE`] bytes long.
+    fn next_line(&mut self) -> Result<Option<String>> {
+        let mut line = Vec::new();
+        let n = (&mut self.input)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| {
+                Error::io(format!(
+                    "cannot read the backup {}: {e}",
+                    self.path.display()
+                ))
+            })?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.line_no += 1;
+        if line.len() > MAX_LINE {
+            return Err(self.bad("the line is longer than 64 KiB"));
+        }
+        String::from_utf8(line)
+            .map(Some)
+            .map_err(|_| self.bad("not UTF-8 text"))
+    }
+
     fn next_value(&mut self) -> Result<Option<serde_json::Value>> {
         loop {
-            let Some(line) = self.lines.next() else {
+            let Some(line) = self.next_line()? else {
                 return Ok(None);
             };
-            self.line_no += 1;
-            let line = line.map_err(|e| self.bad(&e.to_string()))?;
             if line.trim().is_empty() {
                 continue;
             }

@@ -51,18 +51,37 @@ pub fn load_env_file(args: &[std::ffi::OsString]) -> Result<()> {
     }
     let path = match explicit {
         Some(p) => {
-            if !p.is_file() {
-                return Err(Error::usage(format!(
-                    "env file not found: {}; check --env-file",
-                    p.display()
-                )));
+            let shown = p.display();
+            match std::fs::metadata(&p) {
+                Ok(meta) if meta.is_file() => env_file_warning(&p, &meta),
+                Ok(meta) if meta.is_dir() => {
+                    return Err(Error::usage(format!(
+                        "the env file {shown} is a directory; pass the .env file itself to --env-file"
+                    )));
+                }
+                Ok(_) => {
+                    return Err(Error::usage(format!(
+                        "the env file {shown} is not a regular file (a device or a pipe); pass a .env file to --env-file"
+                    )));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(Error::usage(format!(
+                        "env file not found: {shown}; check --env-file"
+                    )));
+                }
+                Err(e) => {
+                    return Err(Error::usage(format!(
+                        "cannot read the env file {shown}: {e}; check --env-file"
+                    )));
+                }
             }
             p
         }
         None => {
             let p = PathBuf::from(".env");
-            if !p.is_file() {
-                return Ok(());
+            match std::fs::metadata(&p) {
+                Ok(meta) if meta.is_file() => env_file_warning(&p, &meta),
+                _ => return Ok(()),
             }
             p
         }
@@ -74,6 +93,43 @@ pub fn load_env_file(args: &[std::ffi::OsString]) -> Result<()> {
             env_file_problem(&path, &e)
         ))
     })
+}
+
+/// Warns when an env file could have been written by someone else: it
+/// chooses the database and may hold the master key. As for key files,
+/// a warning: the file is still read. A file owned by another user (root
+/// aside) or writable by others always draws it; one writable by its group
+/// only when running as root, where a group's member would gain root's
+/// database and key (for other users a group-writable file is the common
+/// umask 002).
+fn env_file_warning(path: &Path, meta: &std::fs::Metadata) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        let shown = path.display();
+        let problem = if meta.uid() != me && meta.uid() != 0 {
+            Some((
+                format!("is owned by another user (uid {})", meta.uid()),
+                format!("chown {} {shown}", if me == 0 { "root" } else { "$USER" }),
+            ))
+        } else if meta.mode() & 0o002 != 0 || (me == 0 && meta.mode() & 0o020 != 0) {
+            Some((
+                "is writable by group or others".to_string(),
+                format!("chmod go-w {shown}"),
+            ))
+        } else {
+            None
+        };
+        if let Some((why, fix)) = problem {
+            crate::ui::message(&format!(
+                "mex2fa: warning: the env file {shown} {why}; whoever can change it chooses the database and the key mex2fa uses: check it, then run {fix}"
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, meta);
 }
 
 /// An empty `MEX2FA_*` variable (`MEX2FA_DB=` placeholder lines are common in
@@ -332,11 +388,28 @@ pub fn parse_key(text: &str, source: &str) -> Result<MasterKey> {
         .map_err(|p| Error::key(format!("the master key from {source} is malformed: {p}")))
 }
 
-/// Reads a key file; warns when group or others can read it.
+/// The most a key file may hold: a key is 44 characters; a comment-free
+/// file with a line ending, or even generous whitespace, fits many times over.
+const KEY_FILE_LIMIT: u64 = 4 << 10;
+
+/// Reads a key file; warns when group or others can read it. Only a regular
+/// file of at most [`KEY_FILE_LIMIT`] bytes is read: a device (`/dev/zero`)
+/// or a pipe could feed an endless key, or none.
 pub fn read_key_file(path: &Path, flag: &str) -> Result<MasterKey> {
+    use std::io::Read;
+
     let shown = path.display();
-    let bytes = match std::fs::read(path) {
-        Ok(b) => Zeroizing::new(b),
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        // A FIFO would block the open until a writer came: opened without
+        // waiting, it is refused below like any other special file.
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let mut file = match opts.open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::key(format!(
                 "key file not found: {shown}; check {flag}"
@@ -344,16 +417,33 @@ pub fn read_key_file(path: &Path, flag: &str) -> Result<MasterKey> {
         }
         Err(e) => return Err(Error::key(format!("cannot read the key file {shown}: {e}"))),
     };
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::key(format!("cannot read the key file {shown}: {e}")))?;
+    if !meta.is_file() {
+        return Err(Error::key(format!(
+            "the key file {shown} is not a regular file (a device, a pipe or a folder); put the key in a file (chmod 600) and pass its path to {flag}"
+        )));
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path)
-            && meta.permissions().mode() & 0o077 != 0
-        {
-            eprintln!(
+        if meta.permissions().mode() & 0o077 != 0 {
+            crate::ui::message(&format!(
                 "mex2fa: warning: the key file {shown} is readable by group or others; run chmod 600 {shown}"
-            );
+            ));
         }
+    }
+    // Sized up front: a growing buffer would leave copies of the key behind.
+    let mut bytes = Zeroizing::new(Vec::with_capacity(KEY_FILE_LIMIT as usize + 1));
+    (&mut file)
+        .take(KEY_FILE_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::key(format!("cannot read the key file {shown}: {e}")))?;
+    if bytes.len() as u64 > KEY_FILE_LIMIT {
+        return Err(Error::key(format!(
+            "the key file {shown} is larger than 4 KiB; a Fernet key is 44 base64 characters: check {flag}"
+        )));
     }
     let text = std::str::from_utf8(&bytes).map_err(|_| {
         Error::key(format!(

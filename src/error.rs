@@ -34,7 +34,8 @@ pub enum Error {
     /// Master key missing, malformed or wrong; a token that does not decrypt.
     #[error("{0}")]
     Key(String),
-    /// Database file missing, schema mismatch, locked past the timeout, I/O.
+    /// Database file missing, schema mismatch, locked past the timeout, I/O
+    /// (a disk full or failing under a file mex2fa writes or reads).
     #[error("{0}")]
     Database(String),
     /// A database problem that a setting fixes; the command line adds which
@@ -71,6 +72,11 @@ impl Error {
     }
     pub fn setting(setting: crate::db::Setting, msg: impl Into<String>) -> Self {
         Error::Setting(setting, msg.into())
+    }
+    /// A read or write that failed for the system's reasons (no space left,
+    /// an I/O error): exit 5, as the README's table says, never "usage".
+    pub fn io(msg: impl Into<String>) -> Self {
+        Error::Database(msg.into())
     }
 
     /// The short machine-readable kind used in `--json` error documents.

@@ -1,8 +1,12 @@
 //! Files mex2fa creates (keys, QR images, backups): mode 0600, never an
 //! existing file overwritten, synced to disk before we report success.
+//!
+//! A path that cannot be used (it exists, its folder does not, no
+//! permission) is the caller's to change: exit 2. A disk that is full or
+//! failing is an I/O error: exit 5.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -27,21 +31,39 @@ fn open_private(path: &Path, read: bool) -> Result<File> {
     }
     opts.open(path).map_err(|e| {
         let shown = path.display();
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            Error::usage(format!(
+        match e.kind() {
+            ErrorKind::AlreadyExists => Error::usage(format!(
                 "{shown} already exists; mex2fa never overwrites a file: choose another path or move it away"
-            ))
-        } else {
-            Error::usage(format!("cannot create {shown}: {e}"))
+            )),
+            kind if is_path_problem(kind) => {
+                Error::usage(format!("cannot create {shown}: {e}"))
+            }
+            _ => Error::io(format!("cannot create {shown}: {e}")),
         }
     })
 }
 
-/// Writes all of `bytes` to a file made by [`create_private`] and syncs it.
+/// Errors that say the path is unusable, rather than the disk.
+pub fn is_path_problem(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::NotFound
+            | ErrorKind::PermissionDenied
+            | ErrorKind::AlreadyExists
+            | ErrorKind::IsADirectory
+            | ErrorKind::NotADirectory
+            | ErrorKind::ReadOnlyFilesystem
+            | ErrorKind::InvalidFilename
+            | ErrorKind::InvalidInput
+    )
+}
+
+/// Writes all of `bytes` to a file made by [`create_private`] and syncs it
+/// (exit 5 when that fails: the disk is full or failing).
 pub fn finish(mut file: File, path: &Path, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes)
         .and_then(|_| file.sync_all())
-        .map_err(|e| Error::usage(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| Error::io(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Both steps at once, for files with nothing to roll back.

@@ -3,6 +3,10 @@
 //! The binary (`src/main.rs`) only calls [`main`]; the fuzz targets and
 //! property tests call the domain modules directly.
 
+// Output goes through `ui`, whose writers never panic on a closed or full
+// stream (`println!` and `eprintln!` do, after the work is done).
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod backup;
 pub mod cli;
 pub mod clock;
@@ -26,9 +30,31 @@ use crate::error::{Error, Exit};
 pub fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let json = args.iter().any(|a| a == "--json");
-    match run(args) {
-        Ok(()) => Exit::Ok.into(),
+    let exit = match run(args) {
+        Ok(()) => Exit::Ok,
         Err(e) => report(e, json),
+    };
+    settle(exit)
+}
+
+/// The exit code once stdout's fate is known. Output that could not be
+/// written is a failure, never a success: a key or a report that did not
+/// arrive is lost. A closed pipe (`| head`) gives 141, what a process ended
+/// by SIGPIPE reports; any other write error, exit 5. A command that failed
+/// keeps its own code either way.
+fn settle(exit: Exit) -> ExitCode {
+    if exit != Exit::Ok {
+        return exit.into();
+    }
+    match ui::stdout_lost() {
+        None => Exit::Ok.into(),
+        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(141),
+        Some(e) => {
+            ui::message(&format!(
+                "mex2fa: cannot write to stdout: {e}; the command itself completed, but its output is lost"
+            ));
+            Exit::Database.into()
+        }
     }
 }
 
@@ -55,7 +81,11 @@ fn clap_error(e: clap::Error) -> Error {
             | ErrorKind::DisplayVersion
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     ) {
-        let _ = e.print();
+        if let Err(err) = e.print()
+            && !e.use_stderr()
+        {
+            ui::lose_stdout(err);
+        }
         return Error::Silent(
             if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
                 Exit::Usage
@@ -73,10 +103,11 @@ fn clap_error(e: clap::Error) -> Error {
     Error::usage(format!("{}; see mex2fa --help", ui::escape(first)))
 }
 
-fn report(e: Error, json: bool) -> ExitCode {
+/// Prints an error (stderr, and the JSON document with `--json`); its exit code.
+fn report(e: Error, json: bool) -> Exit {
     let exit = e.exit();
     if !matches!(e, Error::Silent(_)) {
-        eprintln!("mex2fa: {e}");
+        ui::message(&format!("mex2fa: {e}"));
         if json {
             ui::json(&serde_json::json!({
                 "error": e.kind(),
@@ -85,5 +116,5 @@ fn report(e: Error, json: bool) -> ExitCode {
             }));
         }
     }
-    exit.into()
+    exit
 }

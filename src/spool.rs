@@ -134,9 +134,10 @@ impl Read for SpoolReader {
     }
 }
 
+/// A failed read or write of the scratch file: exit 5 (a full disk is not a usage error).
 fn io(e: std::io::Error) -> Error {
-    Error::usage(format!(
-        "cannot use the temporary file: {e}; nothing was changed"
+    Error::io(format!(
+        "cannot use the temporary file: {e}; nothing was changed (TMPDIR chooses its folder)"
     ))
 }
 
@@ -154,6 +155,11 @@ fn scratch_file() -> Result<File> {
             Err(Error::Usage(why)) => {
                 return Err(Error::usage(format!(
                     "{why}; nothing was changed: set TMPDIR to a writable folder"
+                )));
+            }
+            Err(Error::Database(why)) => {
+                return Err(Error::io(format!(
+                    "{why}; nothing was changed: set TMPDIR to a folder with space"
                 )));
             }
             Err(e) => return Err(e),

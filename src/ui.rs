@@ -1,8 +1,15 @@
 //! Terminal plumbing shared by the commands: TTY checks, prompts, confirmations,
-//! tables, and escaping of text that came from the database.
+//! tables, escaping of text that came from outside (the database, paths,
+//! `.env` values), and the two output streams.
+//!
+//! Nothing here panics on a failed write (`println!` and `eprintln!` do):
+//! stdout's first failure is recorded and decides the exit code at the end
+//! ([`stdout_lost`]); a failed write to stderr is ignored, so that a message
+//! that could not be shown never changes the outcome of what was done.
 
 use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
+use std::sync::OnceLock;
 
 use zeroize::{Zeroize, Zeroizing};
 
@@ -30,15 +37,17 @@ pub fn color_allowed(on_tty: bool) -> bool {
     on_tty || set("CLICOLOR_FORCE")
 }
 
-/// User-supplied text (usernames from the database, argv) with control
-/// characters escaped, so an ANSI sequence is shown, never interpreted.
+/// User-supplied text (usernames from the database, argv, paths) with
+/// control and invisible format characters escaped (`\u{1b}`, `\u{202e}`),
+/// so an ANSI sequence is shown, never interpreted, and a bidi override
+/// cannot reorder what is shown.
 pub fn escape(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
+    if !s.chars().any(is_hidden) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
-        if c.is_control() {
+        if is_hidden(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -47,15 +56,57 @@ pub fn escape(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Asks a yes/no question on the terminal. Without a terminal and without
-/// `--yes`, refuses (exit 2) rather than guess.
+/// A path as it may be shown: [`escape`]d (a file name can hold any byte but
+/// `/` and NUL, an escape sequence included).
+pub fn path(p: &std::path::Path) -> String {
+    escape(&p.display().to_string()).into_owned()
+}
+
+/// Characters that must not reach a terminal raw: the controls (C0, DEL, C1)
+/// and the characters that are invisible or change how the text around them
+/// is laid out: Unicode's general categories Cf (format: bidi embeddings,
+/// overrides and isolates U+202A–202E and U+2066–2069, the marks U+200E/200F
+/// and U+061C, zero-width U+200B–200D, U+2060–2064, U+FEFF, U+180E, tags),
+/// Zl (U+2028) and Zp (U+2029). The Cf list is Unicode 18.0's
+/// (`DerivedGeneralCategory.txt`).
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            u32::from(c),
+            0xAD | 0x600..=0x605
+                | 0x61C
+                | 0x6DD
+                | 0x70F
+                | 0x890..=0x891
+                | 0x8E2
+                | 0x180E
+                | 0x200B..=0x200F
+                | 0x2028..=0x202E
+                | 0x2060..=0x2064
+                | 0x2066..=0x206F
+                | 0xFEFF
+                | 0xFFF9..=0xFFFB
+                | 0x110BD
+                | 0x110CD
+                | 0x13430..=0x1343F
+                | 0x1BCA0..=0x1BCA3
+                | 0x1D173..=0x1D17A
+                | 0xE0001
+                | 0xE0020..=0xE007F
+        )
+}
+
+/// Asks a yes/no question on the terminal (shown [`escape`]d: it names
+/// users and paths). Without a terminal and without `--yes`, refuses
+/// (exit 2) rather than guess.
 pub fn confirm(question: &str, yes: bool) -> Result<()> {
     if yes {
         return Ok(());
     }
     require_confirmable(false)?;
+    let _tty = TtyGuard::arm();
     let answer = dialoguer::Confirm::new()
-        .with_prompt(question)
+        .with_prompt(escape(question))
         .default(false)
         .interact()
         .map_err(|e| {
@@ -82,9 +133,135 @@ pub fn require_confirmable(yes: bool) -> Result<()> {
 
 /// Reads a secret-ish line without echo (for codes and keys) on the terminal.
 pub fn prompt_hidden(prompt: &str) -> Result<zeroize::Zeroizing<String>> {
+    let _tty = TtyGuard::arm();
     rpassword::prompt_password(prompt)
         .map(zeroize::Zeroizing::new)
         .map_err(|e| Error::usage(format!("could not read from the terminal: {e}")))
+}
+
+/// Puts the terminal back as it was when a signal ends the process during a
+/// prompt. The prompts switch echo off (the hidden ones) or read single keys
+/// (confirmations) and restore the terminal when they return; a signal does
+/// not let them return. rpassword even reads Ctrl-C as a key and raises
+/// SIGINT itself before its cleanup. The shell would be left with echo off:
+/// bash repairs its terminal, dash and most other shells do not.
+///
+/// While armed, SIGINT, SIGTERM, SIGHUP and SIGQUIT restore the settings
+/// saved on arming, then end the process by the same signal as before (the
+/// shell sees the usual 130, 143, ...). A signal ignored when we started
+/// (`nohup`) stays ignored.
+#[cfg(unix)]
+struct TtyGuard {
+    /// Keeps the descriptor the handler writes to open.
+    _tty: std::fs::File,
+    previous: Vec<(libc::c_int, libc::sigaction)>,
+}
+
+#[cfg(unix)]
+mod tty_state {
+    use std::cell::UnsafeCell;
+    use std::mem::MaybeUninit;
+    use std::sync::atomic::AtomicI32;
+
+    pub struct Saved(pub UnsafeCell<MaybeUninit<libc::termios>>);
+    // SAFETY: written only while `ARMED` is -1 (no handler reads it then),
+    // read only by the handler after `ARMED` published the descriptor.
+    unsafe impl Sync for Saved {}
+    pub static SAVED: Saved = Saved(UnsafeCell::new(MaybeUninit::uninit()));
+    /// The terminal's descriptor while a guard is armed, else -1.
+    pub static ARMED: AtomicI32 = AtomicI32::new(-1);
+}
+
+#[cfg(unix)]
+const GUARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+#[cfg(unix)]
+impl TtyGuard {
+    /// `None` without a controlling terminal (nothing to restore) or when a
+    /// guard is armed already.
+    fn arm() -> Option<TtyGuard> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::sync::atomic::Ordering;
+        use tty_state::{ARMED, SAVED};
+
+        if ARMED.load(Ordering::Acquire) >= 0 {
+            return None;
+        }
+        let tty = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
+            .open("/dev/tty")
+            .ok()?;
+        let fd = tty.as_raw_fd();
+        // SAFETY: `fd` is open; SAVED is not read while ARMED is -1.
+        if unsafe { libc::tcgetattr(fd, SAVED.0.get().cast()) } != 0 {
+            return None;
+        }
+        ARMED.store(fd, Ordering::Release);
+        let mut previous = Vec::with_capacity(GUARDED.len());
+        for sig in GUARDED {
+            // SAFETY: a zeroed sigaction is a valid value to fill in; the
+            // handler only calls async-signal-safe functions.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+                libc::sigemptyset(&mut action.sa_mask);
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(sig, &action, &mut old) != 0 {
+                    continue;
+                }
+                if old.sa_sigaction == libc::SIG_IGN {
+                    libc::sigaction(sig, &old, std::ptr::null_mut());
+                } else {
+                    previous.push((sig, old));
+                }
+            }
+        }
+        Some(TtyGuard {
+            _tty: tty,
+            previous,
+        })
+    }
+}
+
+#[cfg(unix)]
+impl Drop for TtyGuard {
+    fn drop(&mut self) {
+        for (sig, old) in &self.previous {
+            // SAFETY: `old` is the action sigaction returned for `sig`.
+            unsafe { libc::sigaction(*sig, old, std::ptr::null_mut()) };
+        }
+        tty_state::ARMED.store(-1, std::sync::atomic::Ordering::Release);
+    }
+}
+
+/// The guard's handler: tcsetattr, signal and raise are async-signal-safe
+/// (POSIX). The re-raised signal is blocked until the handler returns, and
+/// then ends the process with the default action.
+#[cfg(unix)]
+extern "C" fn on_signal(sig: libc::c_int) {
+    use tty_state::{ARMED, SAVED};
+    let fd = ARMED.load(std::sync::atomic::Ordering::Acquire);
+    // SAFETY: SAVED was filled by tcgetattr before `fd` was published.
+    unsafe {
+        if fd >= 0 {
+            libc::tcsetattr(fd, libc::TCSANOW, SAVED.0.get().cast());
+        }
+        libc::signal(sig, libc::SIG_DFL);
+        libc::raise(sig);
+    }
+}
+
+#[cfg(not(unix))]
+struct TtyGuard;
+
+#[cfg(not(unix))]
+impl TtyGuard {
+    fn arm() -> Option<TtyGuard> {
+        None
+    }
 }
 
 /// Reads one line from a piped stdin (for `--code` given on stdin by scripts).
@@ -99,24 +276,59 @@ pub fn read_stdin_line() -> Result<Option<zeroize::Zeroizing<String>>> {
     }
 }
 
-/// Writes to stdout, treating a closed pipe (`| head`) as the reader's choice.
+/// The first error writing stdout. Once set, nothing more is written there:
+/// the rest of the command still runs (its own outcome stands), and the exit
+/// code says the output was lost ([`stdout_lost`]).
+static STDOUT_LOST: OnceLock<std::io::Error> = OnceLock::new();
+
+/// Writes to stdout; a failure is recorded, never a panic.
 pub fn out(text: &str) {
-    let mut stdout = std::io::stdout().lock();
-    if stdout
-        .write_all(text.as_bytes())
-        .and_then(|_| stdout.flush())
-        .is_err()
-    {
-        std::process::exit(0);
+    if STDOUT_LOST.get().is_some() {
+        return;
     }
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        lose_stdout(e);
+    }
+}
+
+/// Records a failed write to stdout (the first one counts).
+pub fn lose_stdout(e: std::io::Error) {
+    let _ = STDOUT_LOST.set(e);
+}
+
+/// Why output could not be written to stdout, if it could not: a closed pipe
+/// (`| head`) or a real failure (a full disk, an I/O error).
+pub fn stdout_lost() -> Option<&'static std::io::Error> {
+    STDOUT_LOST.get()
+}
+
+/// One line for the operator on stderr, escaped as a whole: errors and
+/// notes embed text from outside (paths, `.env` values, usernames, database
+/// errors), and every one of them is printed here. A failed write is
+/// ignored: the message is lost, what was done stays done.
+pub fn message(line: &str) {
+    let mut text = escape(line).into_owned();
+    text.push('\n');
+    err_raw(&text);
+}
+
+/// Writes text to stderr as it is (output of our own that is escaped
+/// already), ignoring a failure as [`message`] does.
+pub fn err_raw(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// Prints one JSON document on stdout, newline-terminated.
 ///
-/// JSON escapes the C0 controls itself, but DEL and the C1 controls
-/// (U+0080–U+009F, among them the 8-bit CSI U+009B) are legal raw inside JSON
-/// strings; they are escaped here too, so that a document shown on a terminal
-/// can never drive it. Outside strings JSON text is plain ASCII, so the
+/// JSON escapes the C0 controls itself, but DEL, the C1 controls
+/// (U+0080–U+009F, among them the 8-bit CSI U+009B) and the invisible format
+/// characters (bidi overrides, zero-width characters) are legal raw inside
+/// JSON strings; they are escaped here too, so that a document shown on a
+/// terminal can never drive it or reorder it. Outside strings JSON text is plain ASCII, so the
 /// replacement cannot change the document's meaning.
 pub fn json(value: &serde_json::Value) {
     out(&format!("{}\n", json_text(value)));
@@ -150,12 +362,7 @@ fn render_secret(doc: &serde_json::Value) -> Zeroizing<String> {
     let text = std::str::from_utf8(&raw).expect("serde_json writes UTF-8");
     let mut shown = Zeroizing::new(String::with_capacity(text.len() * 6 + 1));
     for c in text.chars() {
-        if is_raw_control(c) {
-            let _ =
-                std::fmt::Write::write_fmt(&mut *shown, format_args!("\\u{:04x}", u32::from(c)));
-        } else {
-            shown.push(c);
-        }
+        push_json_char(&mut shown, c);
     }
     shown.push('\n');
     shown
@@ -182,48 +389,62 @@ pub fn scrub(doc: &mut serde_json::Value) {
     }
 }
 
+/// What JSON leaves raw but a terminal must not see raw: DEL, the C1
+/// controls and the invisible format characters ([`is_hidden`] beyond C0,
+/// which JSON escapes itself).
 fn is_raw_control(c: char) -> bool {
-    ('\u{7f}'..='\u{9f}').contains(&c)
+    c >= '\u{7f}' && is_hidden(c)
 }
 
 /// Prints one JSON array on stdout, item by item, so a table of a million
-/// accounts never exists in memory as one document.
+/// accounts never exists in memory as one document. Stops at the first
+/// failed write (recorded as [`out`] does).
 pub fn json_array(items: impl Iterator<Item = serde_json::Value>) {
-    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut write = |text: &str| {
-        if stdout.write_all(text.as_bytes()).is_err() {
-            std::process::exit(0);
-        }
-    };
-    write("[");
-    for (i, item) in items.enumerate() {
-        if i > 0 {
-            write(",");
-        }
-        write(&json_text(&item));
+    if STDOUT_LOST.get().is_some() {
+        return;
     }
-    write("]\n");
-    if stdout.flush().is_err() {
-        std::process::exit(0);
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let write = || -> std::io::Result<()> {
+        stdout.write_all(b"[")?;
+        for (i, item) in items.enumerate() {
+            if i > 0 {
+                stdout.write_all(b",")?;
+            }
+            stdout.write_all(json_text(&item).as_bytes())?;
+        }
+        stdout.write_all(b"]\n")?;
+        stdout.flush()
+    };
+    if let Err(e) = write() {
+        lose_stdout(e);
     }
 }
 
-/// Compact JSON with DEL and the C1 controls escaped too: serde_json leaves
-/// them raw, and U+009B is an 8-bit CSI to some terminals.
+/// Compact JSON with DEL, the C1 controls and the invisible format
+/// characters escaped too: serde_json leaves them raw, U+009B is an 8-bit CSI
+/// to some terminals, and a bidi override reorders what follows it.
 fn json_text(value: &serde_json::Value) -> String {
     let text = value.to_string();
     if !text.contains(is_raw_control) {
         return text;
     }
-    text.chars()
-        .map(|c| {
-            if is_raw_control(c) {
-                format!("\\u{:04x}", u32::from(c))
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        push_json_char(&mut out, c);
+    }
+    out
+}
+
+/// `c` as JSON text: raw, or as `\uXXXX` escapes (a UTF-16 surrogate pair
+/// beyond the Basic Multilingual Plane, as JSON requires).
+fn push_json_char(out: &mut String, c: char) {
+    if !is_raw_control(c) {
+        out.push(c);
+        return;
+    }
+    for unit in c.encode_utf16(&mut [0; 2]) {
+        let _ = std::fmt::Write::write_fmt(out, format_args!("\\u{unit:04x}"));
+    }
 }
 
 /// A table sized to the terminal (or unconstrained when piped).
@@ -243,12 +464,13 @@ pub fn table(header: &[&str]) -> comfy_table::Table {
     t
 }
 
-/// Message for the operator on stderr (unless `--quiet`).
+/// Message for the operator on stderr (unless `--quiet`), escaped and
+/// never panicking ([`message`]).
 #[macro_export]
 macro_rules! note {
     ($cfg:expr, $($arg:tt)*) => {
         if !$cfg.quiet {
-            eprintln!($($arg)*);
+            $crate::ui::message(&format!($($arg)*));
         }
     };
 }

@@ -38,7 +38,7 @@ struct Stage {
 impl Stage {
     fn say(&self, text: &str) {
         if self.json {
-            eprint!("{text}");
+            ui::err_raw(text);
         } else {
             ui::out(text);
         }
@@ -132,7 +132,7 @@ impl Run for Demo {
         };
         stage.say(&format!(
             "mex2fa demo: a throwaway copy of the app's schema and a throwaway key in {}\n",
-            dir.display()
+            ui::path(&dir)
         ));
         db::sqlite::create_reference(
             &stage.db,
@@ -148,8 +148,8 @@ impl Run for Demo {
         } else {
             stage.say(&format!(
                 "\nthe demo's files are in {} (database mexanimator.db, keys master.key and new-master.key); remove them with: rm -r {}\n",
-                dir.display(),
-                dir.display()
+                ui::path(&dir),
+                ui::path(&dir)
             ));
         }
         result?;

@@ -347,7 +347,7 @@ impl Run for Doctor {
             }
             ui::out(&format!(
                 "{}: {} ({accounts} accounts, {enabled} with 2FA enabled, {tokens} stored tokens, {pending} pending; secrets written as {:?})\n",
-                db.location(),
+                ui::escape(&db.location()),
                 match exit {
                     Exit::Ok => "healthy".to_string(),
                     _ => format!(

@@ -1,7 +1,6 @@
 //! `enroll USER`: a fresh secret, kept pending (encrypted) until a code from
 //! the user's authenticator app confirms it; its QR code drawn for scanning.
 
-use std::fs::File;
 use std::path::Path;
 
 use super::confirm::{Outcome, confirm_pending, report_enabled};
@@ -45,18 +44,16 @@ impl Run for Enroll {
         let secret = Secret::generate();
         let uri = provisioning_uri(&secret, &account.user, &cfg.issuer);
         let matrix = Matrix::encode(&uri).map_err(Error::Usage)?;
-        // Image files are claimed first so that an existing path stops us
-        // before the enrollment is written.
-        let mut images: Vec<Image<'_>> = Vec::new();
+        // Image files are written (and synced) before the enrollment is:
+        // an existing path or a full disk stops us with nothing written, and
+        // no partial file is left behind to block the retry.
+        let mut images: Vec<&Path> = Vec::new();
         for (path, kind) in [(&self.png, Kind::Png), (&self.svg, Kind::Svg)] {
-            if let Some(path) = path.as_deref() {
-                match files::create_private(path) {
-                    Ok(file) => images.push((path, kind, file)),
-                    Err(e) => {
-                        discard(images);
-                        return Err(e);
-                    }
-                }
+            if let Some(path) = path.as_deref()
+                && let Err(e) = write_image(path, kind, &matrix, &mut images)
+            {
+                discard(&images);
+                return Err(e);
             }
         }
 
@@ -92,16 +89,11 @@ impl Run for Enroll {
         let replaced = match written {
             Ok(r) => r,
             Err(e) => {
-                discard(images);
+                discard(&images);
                 return Err(e);
             }
         };
-        for (path, kind, file) in images {
-            let bytes = match kind {
-                Kind::Png => matrix.to_png(8).map_err(Error::Usage)?,
-                Kind::Svg => Zeroizing::new(matrix.to_svg().as_bytes().to_vec()),
-            };
-            files::finish(file, path, &bytes)?;
+        for path in images {
             note!(
                 cfg,
                 "wrote the QR code to {} (mode 0600; it holds the secret: delete it after use)",
@@ -171,13 +163,26 @@ enum Kind {
     Svg,
 }
 
-/// An image file claimed (created empty) before the enrollment is written.
-type Image<'a> = (&'a Path, Kind, File);
+/// Writes one QR image (0600, never over an existing file) and adds it to
+/// `written`; a file created but not completely written is removed.
+fn write_image<'a>(
+    path: &'a Path,
+    kind: Kind,
+    matrix: &Matrix,
+    written: &mut Vec<&'a Path>,
+) -> Result<()> {
+    let bytes = match kind {
+        Kind::Png => matrix.to_png(8).map_err(Error::Usage)?,
+        Kind::Svg => Zeroizing::new(matrix.to_svg().as_bytes().to_vec()),
+    };
+    let file = files::create_private(path)?;
+    written.push(path);
+    files::finish(file, path, &bytes)
+}
 
-/// Removes image files this run created, when the enrollment did not happen.
-fn discard(images: Vec<Image<'_>>) {
-    for (path, _, file) in images {
-        drop(file);
+/// Removes the image files this run created, when the enrollment did not happen.
+fn discard(images: &[&Path]) {
+    for path in images {
         let _ = std::fs::remove_file(path);
     }
 }
@@ -209,16 +214,16 @@ fn guided(
     user: &str,
     shown: &str,
 ) -> Result<()> {
-    eprintln!(
+    ui::message(&format!(
         "type the 6-digit code the app shows to turn 2FA on (Ctrl-C stops; the enrollment stays pending: mex2fa confirm {})",
         ui::escape(user)
-    );
+    ));
     for attempt in 1..=ATTEMPTS {
         let line = ui::prompt_hidden(&format!("code ({attempt}/{ATTEMPTS}): "))?;
         let code = match Code::parse(&line) {
             Ok(c) => c,
             Err(msg) => {
-                eprintln!("{msg}");
+                ui::message(&msg);
                 continue;
             }
         };
@@ -227,12 +232,14 @@ fn guided(
                 report_enabled(cfg, &account);
                 return Ok(());
             }
-            Outcome::Rejected(drift) => eprintln!("not accepted: {}", drift_hint(drift)),
+            Outcome::Rejected(drift) => {
+                ui::message(&format!("not accepted: {}", drift_hint(drift)))
+            }
         }
     }
-    eprintln!(
+    ui::message(&format!(
         "no code accepted; the enrollment of '{shown}' stays pending: finish with mex2fa confirm {}",
         ui::escape(user)
-    );
+    ));
     Err(Error::Silent(Exit::Rejected))
 }

@@ -111,7 +111,9 @@ fn obtain_code(given: Option<&str>, prompt: &str) -> Result<Code> {
 
 /// Decrypts a token read from the database into a TOTP secret.
 fn open_secret(key: &MasterKey, token: Option<&str>, what: &str) -> Result<Secret> {
-    let token = token.ok_or_else(|| {
+    // An empty value is no token either: no key would open it, so blaming
+    // the key (below) would send the operator the wrong way.
+    let token = token.filter(|t| !t.trim().is_empty()).ok_or_else(|| {
         Error::key(format!(
             "{what} is not a Fernet token (it is empty, NULL or a number); run mex2fa doctor, then disable and re-enroll the user"
         ))
@@ -160,10 +162,10 @@ fn rejected(cfg: &Config, user: &str, drift: Option<i64>, extra: serde_json::Val
         // `extra` may hold the secret of an enrollment (enroll --show-secret --code).
         ui::json_secret(doc);
     }
-    eprintln!(
+    ui::message(&format!(
         "mex2fa: code not accepted for '{}': {}",
         ui::escape(user),
         drift_hint(drift)
-    );
+    ));
     Error::Silent(Exit::Rejected)
 }

@@ -102,7 +102,7 @@ impl Run for Restore {
         } else {
             ui::out(&format!(
                 "restored {restored} tokens from {}{}\n",
-                self.backup.display(),
+                ui::path(&self.backup),
                 if skipped > 0 {
                     format!(
                         "; {skipped} skipped (their rows no longer hold a token or pending enrollment)"

@@ -15,6 +15,7 @@ mod config;
 mod core;
 mod crash;
 mod doctor;
+mod faults;
 mod hostile;
 mod hygiene;
 mod interop;

@@ -473,8 +473,8 @@ fn report(cfg: &Config, t: &Tally, dry_run: bool, started: Instant, backup: Opti
     if let Some(p) = backup {
         out.push_str(&format!(
             "backup of the old tokens: {} (undo with: mex2fa restore --backup {} using the old key)\n",
-            p.display(),
-            p.display()
+            ui::path(p),
+            ui::path(p)
         ));
     }
     ui::out(&out);
