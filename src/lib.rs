@@ -1,7 +1,8 @@
 //! mex2fa as a library: the domain modules (`db`, `crypto`, `totp`, `qr`)
 //! know nothing of the command line; `cli` and `cmd` are the command line.
 //! The binary (`src/main.rs`) only calls [`main`]; the fuzz targets and
-//! property tests call the domain modules directly.
+//! property tests call the domain modules directly, the power-loss test
+//! runs whole commands through [`run_args`].
 
 // Output goes through `ui`, whose writers never panic on a closed or full
 // stream (`println!` and `eprintln!` do, after the work is done).
@@ -21,6 +22,7 @@ pub mod spool;
 pub mod totp;
 pub mod ui;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use crate::cmd::Run;
@@ -28,13 +30,31 @@ use crate::error::{Error, Exit};
 
 /// Parse → checked configuration → run → exit code (contract §6).
 pub fn main() -> ExitCode {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let json = args.iter().any(|a| a == "--json");
-    let exit = match run(args) {
-        Ok(()) => Exit::Ok,
-        Err(e) => report(e, json),
+    let args: Vec<OsString> = std::env::args_os().collect();
+    // The `.env` file and the dropping of empty settings edit the process
+    // environment: here, before any thread exists, and not in `run_args`.
+    let exit = match config::load_env_file(&args).map(|()| config::drop_empty_settings()) {
+        Ok(()) => exit_of(args),
+        Err(e) => report(e, wants_json(&args)),
     };
     settle(exit)
+}
+
+/// Runs mex2fa on `args` (the program name first) as [`main`] does, and
+/// returns the exit code; for running commands in process (the power-loss
+/// test). Unlike `main` it reads no `.env` file (`--env-file` is accepted and
+/// ignored) and never edits the process environment, so several threads may
+/// call it at once; settings come from flags, else from the environment.
+pub fn run_args(args: Vec<OsString>) -> u8 {
+    exit_of(args) as u8
+}
+
+fn exit_of(args: Vec<OsString>) -> Exit {
+    let json = wants_json(&args);
+    match run(args) {
+        Ok(()) => Exit::Ok,
+        Err(e) => report(e, json),
+    }
 }
 
 /// The exit code once stdout's fate is known. Output that could not be
@@ -58,9 +78,11 @@ fn settle(exit: Exit) -> ExitCode {
     }
 }
 
-fn run(args: Vec<std::ffi::OsString>) -> error::Result<()> {
-    config::load_env_file(&args)?;
-    config::drop_empty_settings();
+fn wants_json(args: &[OsString]) -> bool {
+    args.iter().any(|a| a == "--json")
+}
+
+fn run(args: Vec<OsString>) -> error::Result<()> {
     use clap::{CommandFactory, FromArgMatches};
     let matches = cli::Cli::command()
         .try_get_matches_from(args)

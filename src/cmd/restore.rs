@@ -74,7 +74,6 @@ impl Run for Restore {
         )?;
         let os_user = cfg.os_user();
         let (restored, skipped) = db.write(|tx| {
-            tx.bulk_rewrite()?;
             let (mut restored, mut skipped) = (0u64, 0u64);
             for_each_page(&mut Reader::open(&self.backup, &cfg.schema)?, |page| {
                 for e in page {

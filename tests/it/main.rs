@@ -20,6 +20,7 @@ mod hostile;
 mod hygiene;
 mod interop;
 mod output;
+mod powerloss;
 mod properties;
 mod qr;
 mod readme;
