@@ -193,6 +193,7 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
             [CompletionResult]::new('--secret-column', '--secret-column', [CompletionResultType]::ParameterName, 'Column with the Fernet-encrypted secret (BLOB or TEXT)')
             [CompletionResult]::new('--issuer', '--issuer', [CompletionResultType]::ParameterName, 'Issuer shown in authenticator apps (the otpauth URI''s issuer)')
             [CompletionResult]::new('--busy-timeout', '--busy-timeout', [CompletionResultType]::ParameterName, 'How long to wait for the app''s write lock, in milliseconds')
+            [CompletionResult]::new('--allow-mixed', '--allow-mixed', [CompletionResultType]::ParameterName, 'Restore even if the stored tokens then are under more than one key (the app reads only one: bring them under one with rotate-key)')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation (required when there is no terminal)')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation (required when there is no terminal)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout and nothing else there')

@@ -851,7 +851,7 @@ _mex2fa() {
             return 0
             ;;
         mex2fa__subcmd__restore)
-            opts="-y -q -h -V --backup --old-key-file --yes --db --db-password-file --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
+            opts="-y -q -h -V --backup --old-key-file --allow-mixed --yes --db --db-password-file --master-key-file --env-file --table --id-column --user-column --enabled-column --secret-column --issuer --busy-timeout --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -184,6 +184,7 @@ set edit:completion:arg-completer[mex2fa] = {|@words|
             cand --secret-column 'Column with the Fernet-encrypted secret (BLOB or TEXT)'
             cand --issuer 'Issuer shown in authenticator apps (the otpauth URI''s issuer)'
             cand --busy-timeout 'How long to wait for the app''s write lock, in milliseconds'
+            cand --allow-mixed 'Restore even if the stored tokens then are under more than one key (the app reads only one: bring them under one with rotate-key)'
             cand -y 'Do not ask for confirmation (required when there is no terminal)'
             cand --yes 'Do not ask for confirmation (required when there is no terminal)'
             cand --json 'Print one JSON document on stdout and nothing else there'

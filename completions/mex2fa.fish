@@ -158,6 +158,7 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l enabled-column
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l secret-column -d 'Column with the Fernet-encrypted secret (BLOB or TEXT)' -r
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l issuer -d 'Issuer shown in authenticator apps (the otpauth URI\'s issuer)' -r
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l busy-timeout -d 'How long to wait for the app\'s write lock, in milliseconds' -r
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l allow-mixed -d 'Restore even if the stored tokens then are under more than one key (the app reads only one: bring them under one with rotate-key)'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -s y -l yes -d 'Do not ask for confirmation (required when there is no terminal)'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l json -d 'Print one JSON document on stdout and nothing else there'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -s q -l quiet -d 'Print only results and errors, no progress or hints'

@@ -1,6 +1,8 @@
 //! The backup file of `rotate-key --backup` and `restore`: JSON lines, a
-//! header naming the mapping, then one line per stored token (account id and
-//! the token as it was). Created 0600, never over an existing file.
+//! header naming the mapping, then one line per rotated token: where it is,
+//! the token as it was, and the token the rotation wrote in its place (so
+//! that a restore can tell a row nobody touched since from one the app
+//! changed). Created 0600, never over an existing file.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
@@ -11,7 +13,8 @@ use crate::error::{Error, Result};
 use crate::files;
 
 const FORMAT: &str = "mex2fa-backup";
-const VERSION: u64 = 1;
+/// Version 2 added the rotated token of each entry.
+const VERSION: u64 = 2;
 /// The longest line read: a header or an entry is a few hundred bytes (a
 /// token of a 160-bit secret is 140 characters, a text id a username or an
 /// email). A longer line is not a backup's, and reading stops there rather
@@ -56,8 +59,8 @@ impl Writer {
         ))
     }
 
-    /// Records one row's current token.
-    pub fn add(&mut self, row: &TokenRow) -> Result<()> {
+    /// Records one row's current token and the token replacing it.
+    pub fn add(&mut self, row: &TokenRow, rotated: &str) -> Result<()> {
         let Some(token) = row.value.token() else {
             return Ok(());
         };
@@ -66,6 +69,7 @@ impl Writer {
             "place": row.place.name(),
             "id": row.id.to_json(),
             "token": token,
+            "rotated": rotated,
         });
         self.line(&v)
     }
@@ -93,7 +97,10 @@ impl Writer {
 pub struct Entry {
     pub place: Place,
     pub id: AccountId,
+    /// The token as it was before the rotation.
     pub token: String,
+    /// The token the rotation wrote in its place.
+    pub rotated: String,
 }
 
 /// Reads a backup file line by line (constant memory).
@@ -142,8 +149,14 @@ impl Reader {
             line_no: 0,
         };
         let header = r.next_value()?.ok_or_else(|| r.bad("it is empty"))?;
-        if header["format"] != FORMAT || header["version"] != VERSION {
-            return Err(r.bad("it is not a mex2fa backup (version 1)"));
+        if header["format"] != FORMAT {
+            return Err(r.bad("it is not a mex2fa backup"));
+        }
+        if header["version"] != VERSION {
+            return Err(Error::usage(format!(
+                "the backup {shown} is of format version {}, which this mex2fa does not restore (it needs version {VERSION}, which records what the rotation wrote, so that rows changed since are left alone)",
+                header["version"]
+            )));
         }
         for (key, want) in [
             ("table", schema.table.to_string().as_str()),
@@ -223,10 +236,17 @@ impl Reader {
             serde_json::Value::String(s) => AccountId::Text(s.clone()),
             _ => return Err(self.bad("bad id")),
         };
-        let token = v["token"]
-            .as_str()
-            .ok_or_else(|| self.bad("no token"))?
-            .to_string();
-        Ok(Some(Entry { place, id, token }))
+        let text = |field: &str| {
+            v[field]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| self.bad(&format!("no {field} token")))
+        };
+        Ok(Some(Entry {
+            place,
+            id,
+            token: text("token")?,
+            rotated: text("rotated")?,
+        }))
     }
 }

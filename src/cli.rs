@@ -279,6 +279,11 @@ pub struct Restore {
     #[arg(long, value_name = "PATH")]
     pub old_key_file: Vec<PathBuf>,
 
+    /// Restore even if the stored tokens then are under more than one key
+    /// (the app reads only one: bring them under one with rotate-key)
+    #[arg(long)]
+    pub allow_mixed: bool,
+
     /// Do not ask for confirmation (required when there is no terminal)
     #[arg(short, long)]
     pub yes: bool,

@@ -262,6 +262,32 @@ fn rotation_stragglers_and_restore() {
                 .code(),
             Some(0)
         );
+
+        // Restoring the first backup would put alice and carol back under the
+        // old key and leave bob's new secret under the new one: refused.
+        let restore = |extra: &[&str]| {
+            let mut c = db.cmd();
+            c.env("TWOFA_MASTER_KEY", KEY2).args([
+                "restore",
+                "--backup",
+                &backup,
+                "--old-key-file",
+                &old,
+                "--yes",
+            ]);
+            c.args(extra);
+            c
+        };
+        let line = refused(db, &mut restore(&[]), 4);
+        assert!(line.contains("more than one key"), "{line}");
+        let doc = json(&run(&mut restore(&["--allow-mixed", "--json"])));
+        assert_eq!(doc["restored"], 2, "{doc}");
+        assert_eq!(doc["not_restored"][0]["user"], "bob", "{doc}");
+        assert_eq!(doc["not_restored"][0]["why"], "changed since the rotation");
+        assert_eq!(doc["app_key"], serde_json::Value::Null);
+        // Bob's new phone keeps working; alice is back on the old key.
+        db.app_login(KEY2, "bob", &bob2).unwrap();
+        db.app_login(KEY, "alice", &alice).unwrap();
     });
 }
 
@@ -554,5 +580,42 @@ fn a_killed_rotation_is_all_old_or_all_new() {
         }
         assert!(before > 0, "no kill landed before the commit");
         let _ = after;
+    });
+}
+
+/// A user who re-enrolled after the rotation keeps the new secret when the
+/// rotation is undone: restore puts back only rows nobody changed since.
+#[test]
+fn restore_leaves_a_secret_changed_since_the_rotation() {
+    each(Shape::APP, |db| {
+        let secrets: Vec<String> = ["alice", "bob", "carol"]
+            .iter()
+            .map(|u| enable(db, u))
+            .collect();
+        let new = key_file(db, "new.key", KEY2);
+        let backup = db.path("b.bak").display().to_string();
+        run(db.cmd().args([
+            "rotate-key",
+            "--new-key-file",
+            &new,
+            "--backup",
+            &backup,
+            "--yes",
+        ]));
+        // The app, still on the old key, re-enrolls bob's new phone.
+        let bob_new = secret_for(4242);
+        db.app_store(KEY, "bob", &bob_new);
+        let doc = json(&run(db
+            .cmd()
+            .args(["--json", "restore", "--backup", &backup, "--yes"])));
+        assert_eq!(doc["restored"], 2, "{doc}");
+        assert_eq!(doc["skipped"], 1);
+        assert_eq!(doc["not_restored"][0]["user"], "bob");
+        assert_eq!(doc["app_key"], "the master key");
+        db.app_login(KEY, "bob", &bob_new).expect("bob's new phone");
+        db.app_login(KEY, "alice", &secrets[0]).expect("alice");
+        db.app_login(KEY, "carol", &secrets[2]).expect("carol");
+        let log = json(&run(db.cmd().args(["--json", "log", "--limit", "1"])));
+        assert_eq!(log[0]["action"], "restore");
     });
 }

@@ -959,7 +959,7 @@ fn restore_rejects_malformed_backups() {
         ),
         (
             "a later version",
-            header.replace(r#""version":1"#, r#""version":2"#) + "\n",
+            header.replace(r#""version":2"#, r#""version":3"#) + "\n",
         ),
         (
             "another table",
@@ -1014,11 +1014,26 @@ fn backup_with_tokens_already_new_restores_with_the_old_key() {
         .assert()
         .success()
         .stdout(contains("rotated 1 secret"));
-    // Undo with the old key: alice's token comes back, bob's never changed.
+    // Undo with the old key: alice's token would come back under it, bob's
+    // stays under the new one. The app reads one key: refused unless asked.
+    let snap = env.snapshot();
     env.cmd()
         .args(["restore", "--backup", s(&backup), "--yes"])
         .assert()
-        .success();
+        .code(4)
+        .stderr(contains(
+            "more than one key (1 under the master key, 1 under none",
+        ));
+    assert_eq!(
+        env.snapshot(),
+        snap,
+        "a refused restore changed the database"
+    );
+    env.cmd()
+        .args(["restore", "--backup", s(&backup), "--yes", "--allow-mixed"])
+        .assert()
+        .success()
+        .stderr(contains("more than one key"));
     assert_eq!(env.tokens(), before);
 }
 

@@ -336,7 +336,7 @@ impl Run for RotateKey {
                                 // Only what changes is backed up: tokens already under the
                                 // new key stay as they are, and a restore need not open them.
                                 if let Some(b) = backup.as_mut() {
-                                    b.add(row)?;
+                                    b.add(row, &rotated.token)?;
                                 }
                                 spool.push(row, &rotated)?;
                             }

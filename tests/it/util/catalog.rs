@@ -461,8 +461,9 @@ fn keys(v: &mut Vec<Case>) {
             .file(
                 "b.jsonl",
                 format!(
-                    "{{\"format\":\"mex2fa-backup\",\"version\":1,\"table\":\"account\",\"id_column\":\"accountid\",\"secret_column\":\"twofa_secret\"}}\n{{\"place\":\"account\",\"id\":1,\"token\":\"{}\"}}\n",
-                    MasterKey::parse(KEY2).unwrap().encrypt(b"JBSWY3DPEHPK3PXP")
+                    "{{\"format\":\"mex2fa-backup\",\"version\":2,\"table\":\"account\",\"id_column\":\"accountid\",\"secret_column\":\"twofa_secret\"}}\n{{\"place\":\"account\",\"id\":1,\"token\":\"{}\",\"rotated\":\"{}\"}}\n",
+                    MasterKey::parse(KEY2).unwrap().encrypt(b"JBSWY3DPEHPK3PXP"),
+                    MasterKey::parse(KEY3).unwrap().encrypt(b"JBSWY3DPEHPK3PXP")
                 )
                 .as_bytes(),
             ),
@@ -476,7 +477,7 @@ fn keys(v: &mut Vec<Case>) {
         )
         .file(
             "b.jsonl",
-            b"{\"format\":\"mex2fa-backup\",\"version\":1}\n\x00\xff",
+            b"{\"format\":\"mex2fa-backup\",\"version\":2}\n\x00\xff",
         ),
     );
 }
