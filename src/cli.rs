@@ -18,7 +18,12 @@ use clap::{Args, Parser, Subcommand};
     name = "mex2fa",
     version,
     max_term_width = 100,
-    propagate_version = true
+    propagate_version = true,
+    after_help = "\
+Examples:
+  mex2fa demo                 every command on a throwaway database and key
+  mex2fa status               who has 2FA (after export MEX2FA_DB=PATH)
+  mex2fa help enroll          one command's options and examples"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -28,19 +33,21 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every command takes.
+/// Options every command takes, under their own headings in each command's
+/// help, after the command's own options.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Database")]
 pub struct Global {
     /// The app's SQLite database file (never created by mex2fa)
     #[arg(long, global = true, env = "MEX2FA_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
 
     /// Read the Fernet master key from this file instead of TWOFA_MASTER_KEY
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", help_heading = "Master key")]
     pub master_key_file: Option<PathBuf>,
 
     /// Load settings from this file instead of ./.env (process environment wins)
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", help_heading = "Settings")]
     pub env_file: Option<PathBuf>,
 
     /// Table that holds the accounts
@@ -99,7 +106,8 @@ pub struct Global {
         global = true,
         env = "MEX2FA_ISSUER",
         default_value = "MeXanimatoR",
-        value_name = "NAME"
+        value_name = "NAME",
+        help_heading = "Output"
     )]
     pub issuer: String,
 
@@ -114,11 +122,11 @@ pub struct Global {
     pub busy_timeout: u64,
 
     /// Print one JSON document on stdout and nothing else there
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Output")]
     pub json: bool,
 
     /// Print only results and errors, no progress or hints
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Output")]
     pub quiet: bool,
 }
 
@@ -144,6 +152,11 @@ pub enum Command {
 /// from the authenticator app (here with --code or at the prompt, or later with
 /// `mex2fa confirm`). Pending enrollments expire.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa enroll alice                  the QR code, then the first code from her app
+  mex2fa enroll alice --png alice.png  also the QR code as an image to send her
+  mex2fa enroll bob --force            bob's new phone (the old one works until confirmed)")]
 pub struct Enroll {
     /// Username of the account
     pub user: String,
@@ -188,6 +201,11 @@ pub struct Enroll {
 
 /// Turn a pending enrollment into enabled 2FA, given a code from the app
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa confirm alice                 asks for the code (typed hidden)
+  mex2fa confirm alice --code 123456
+  echo 123456 | mex2fa confirm alice   a script passes the code on stdin")]
 pub struct Confirm {
     /// Username of the account
     pub user: String,
@@ -199,6 +217,11 @@ pub struct Confirm {
 
 /// Check a code as the app's login does: exit 0 accepted, 1 not accepted
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa verify alice                  asks for the code (typed hidden)
+  mex2fa verify alice --code 123456 --json
+  mex2fa verify alice --window 1       also 30 s either side: is her phone's clock off?")]
 pub struct Verify {
     /// Username of the account
     pub user: String,
@@ -214,6 +237,11 @@ pub struct Verify {
 
 /// Turn 2FA off for users (the lost-phone reset): enabled = 0, secret removed
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa disable bob                   asks first
+  mex2fa disable bob carol --yes       both or neither, without a question
+  mex2fa disable --all --yes --json")]
 pub struct Disable {
     /// Usernames; all must exist or nothing changes
     #[arg(required_unless_present = "all", conflicts_with = "all")]
@@ -236,6 +264,11 @@ pub struct Disable {
 /// undecryptable token stops the rotation with nothing changed. Afterwards, set
 /// the app's TWOFA_MASTER_KEY to the new key and restart it.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa rotate-key --new-key-file new.key --dry-run
+  mex2fa rotate-key --new-key-file new.key --backup before-rotation.bak
+  mex2fa rotate-key --new-key-file new.key --old-key-file old.key   and stragglers under old.key")]
 pub struct RotateKey {
     /// File holding the new Fernet key (see `mex2fa keygen --out`)
     #[arg(long, value_name = "PATH")]
@@ -263,6 +296,10 @@ pub struct RotateKey {
 /// The master key given (TWOFA_MASTER_KEY or --master-key-file) must be the key
 /// the backup's tokens were encrypted with; every token is checked first.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa restore --backup before-rotation.bak   with the key the backup was taken under
+  mex2fa restore --backup before-rotation.bak --master-key-file old.key --yes")]
 pub struct Restore {
     /// The backup file written by rotate-key
     #[arg(long, value_name = "PATH")]
@@ -283,6 +320,11 @@ pub struct Restore {
 /// Exit 0 healthy, 3 state inconsistencies only, 4 a token that does not
 /// decrypt (or no usable key), 5 a schema or database problem.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa doctor
+  mex2fa doctor --json                 the findings, for a script or a monitoring check
+  mex2fa doctor --fix                  also remove expired pending enrollments (asks first)")]
 pub struct Doctor {
     /// Remove expired pending enrollments (after confirmation)
     #[arg(long)]
@@ -295,6 +337,11 @@ pub struct Doctor {
 
 /// Show who has 2FA enabled or pending
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa status
+  mex2fa status alice
+  mex2fa status --json")]
 pub struct Status {
     /// Only this user
     pub user: Option<String>,
@@ -302,6 +349,10 @@ pub struct Status {
 
 /// Generate a new Fernet master key
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa keygen --out new.key          into a new file, mode 0600
+  mex2fa keygen                        on the screen instead")]
 pub struct Keygen {
     /// Write the key to this file (created 0600; never overwritten) instead of stdout
     #[arg(long, value_name = "FILE")]
@@ -310,6 +361,11 @@ pub struct Keygen {
 
 /// Print a shell completion script
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa completions bash > ~/.local/share/bash-completion/completions/mex2fa
+  mex2fa completions zsh > ~/.zfunc/_mex2fa     (a folder on $fpath, before compinit)
+  mex2fa completions fish > ~/.config/fish/completions/mex2fa.fish")]
 pub struct Completions {
     /// The shell
     pub shell: clap_complete::Shell,
@@ -317,6 +373,10 @@ pub struct Completions {
 
 /// Show every command on a throwaway database and key (touches nothing else)
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa demo                          leaves its files in a new temporary folder to look at
+  mex2fa demo --clean")]
 pub struct Demo {
     /// Delete the demo's files at the end instead of leaving them to look at
     #[arg(long)]
@@ -325,6 +385,11 @@ pub struct Demo {
 
 /// Show the audit log of state changes made by mex2fa
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa log
+  mex2fa log bob
+  mex2fa log --since 2026-11-25 --json")]
 pub struct Log {
     /// Only entries about this user
     pub user: Option<String>,

@@ -73,3 +73,155 @@ fn control_characters_in_a_mistake_are_shown_not_sent_to_the_terminal() {
     assert!(!line.contains('\u{9b}'), "{line:?}");
     assert!(line.contains("verif\\u{9b}31my"), "{line:?}");
 }
+
+// ------------------------------------------------------------------ help
+
+/// The subcommands `mex2fa --help` lists, `help` aside.
+fn subcommands(env: &TestEnv) -> Vec<String> {
+    let out = env.bare().arg("--help").output().unwrap();
+    assert_ok(&out);
+    let help = stdout(&out);
+    help.split("Commands:\n")
+        .nth(1)
+        .expect("a Commands: section")
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn mex2fa_alone_lists_the_commands() {
+    let env = TestEnv::new();
+    let out = env.bare().output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    for command in subcommands(&env) {
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().next() == Some(command.as_str())),
+            "{command} missing from:\n{text}"
+        );
+    }
+    assert!(text.contains("mex2fa demo"), "no first step shown:\n{text}");
+}
+
+#[test]
+fn every_command_help_shows_its_own_flags_first_then_the_settings_then_examples() {
+    let env = TestEnv::new();
+    let commands = subcommands(&env);
+    assert!(commands.len() >= 12, "{commands:?}");
+    for command in &commands {
+        let out = env
+            .bare()
+            .args([command.as_str(), "--help"])
+            .output()
+            .unwrap();
+        assert_ok(&out);
+        let help = stdout(&out);
+        let at = |heading: &str| {
+            help.find(&format!("\n{heading}:\n"))
+                .unwrap_or_else(|| panic!("{command} --help: no {heading}: heading in\n{help}"))
+        };
+        let (own, database, key, output, examples) = (
+            at("Options"),
+            at("Database"),
+            at("Master key"),
+            at("Output"),
+            at("Examples"),
+        );
+        assert!(
+            own < database && database < key && key < output && output < examples,
+            "{command} --help: headings out of order:\n{help}"
+        );
+        // Each setting under its heading, none among the command's own flags.
+        // A section: its heading line, then lines up to the next heading
+        // (short help is one line a flag; long help has blank lines inside).
+        let section = |from: usize| {
+            let mut lines = help[from + 1..].lines();
+            let heading = lines.next().unwrap_or_default().to_string();
+            lines
+                .take_while(|l| l.is_empty() || l.starts_with(' '))
+                .fold(heading, |all, l| all + "\n" + l)
+        };
+        for (heading_at, flags) in [
+            (database, &["--db <PATH>", "--table", "--busy-timeout"][..]),
+            (key, &["--master-key-file"][..]),
+            (output, &["--json", "--quiet"][..]),
+        ] {
+            for flag in flags {
+                assert!(
+                    section(heading_at).contains(flag),
+                    "{command} --help: {flag} not under its heading:\n{help}"
+                );
+                assert!(
+                    !section(own).contains(flag),
+                    "{command} --help: {flag} among the command's own options:\n{help}"
+                );
+            }
+        }
+        // Two or three examples of this very command close the help.
+        let examples: Vec<&str> = help[examples..]
+            .lines()
+            .skip(2)
+            .take_while(|l| !l.trim().is_empty())
+            .collect();
+        assert!(
+            (2..=3).contains(&examples.len()),
+            "{command} --help: {} examples:\n{help}",
+            examples.len()
+        );
+        for line in &examples {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            assert!(
+                words.contains(&"mex2fa") && words.contains(&command.as_str()),
+                "{command} --help: an example of something else: {line:?}"
+            );
+        }
+        assert_eq!(
+            help.trim_end().lines().last(),
+            examples.last().copied(),
+            "{command} --help does not end with its examples"
+        );
+    }
+}
+
+#[test]
+fn every_example_in_the_help_parses() {
+    // An example that no longer matches the flags would teach a usage error.
+    let env = TestEnv::new();
+    let mut tried = 0;
+    for command in subcommands(&env) {
+        let out = env
+            .bare()
+            .args([command.as_str(), "--help"])
+            .output()
+            .unwrap();
+        let help = stdout(&out);
+        let examples = help.split("\nExamples:\n").nth(1).unwrap_or("");
+        for line in examples.lines().take_while(|l| !l.trim().is_empty()) {
+            // The example itself: up to the first run of two spaces (the comment).
+            let example = line.trim().split("  ").next().unwrap();
+            let example = example.rsplit("| ").next().unwrap();
+            let words: Vec<&str> = example
+                .split_whitespace()
+                .take_while(|w| *w != ">")
+                .skip(1)
+                .collect();
+            // --help after the example's words: clap checks them first.
+            let mut args = words.clone();
+            args.push("--help");
+            let out = env.bare().args(&args).output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "the example {example:?} does not parse: {}",
+                stderr(&out)
+            );
+            tried += 1;
+        }
+    }
+    assert!(tried >= 24, "only {tried} examples");
+}
