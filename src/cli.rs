@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use clap_complete::ArgValueCandidates;
+
+use crate::cmd::completions::{Offer, users};
 
 /// Manage TOTP two-factor authentication in the MeXanimatoR SQLite database.
 ///
@@ -159,6 +162,7 @@ Examples:
   mex2fa enroll bob --force            bob's new phone (the old one works until confirmed)")]
 pub struct Enroll {
     /// Username of the account
+    #[arg(add = ArgValueCandidates::new(|| users(Offer::Enrollable)))]
     pub user: String,
 
     /// Re-enroll a user who has 2FA enabled (the old secret works until the new one is confirmed)
@@ -208,6 +212,7 @@ Examples:
   echo 123456 | mex2fa confirm alice   a script passes the code on stdin")]
 pub struct Confirm {
     /// Username of the account
+    #[arg(add = ArgValueCandidates::new(|| users(Offer::Pending)))]
     pub user: String,
 
     /// The 6-digit code (else asked on the terminal, or read from stdin)
@@ -224,6 +229,7 @@ Examples:
   mex2fa verify alice --window 1       also 30 s either side: is her phone's clock off?")]
 pub struct Verify {
     /// Username of the account
+    #[arg(add = ArgValueCandidates::new(|| users(Offer::Enabled)))]
     pub user: String,
 
     /// The 6-digit code (else asked on the terminal, or read from stdin)
@@ -244,7 +250,11 @@ Examples:
   mex2fa disable --all --yes --json")]
 pub struct Disable {
     /// Usernames; all must exist or nothing changes
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    #[arg(
+        required_unless_present = "all",
+        conflicts_with = "all",
+        add = ArgValueCandidates::new(|| users(Offer::Disableable))
+    )]
     pub users: Vec<String>,
 
     /// Every account that has 2FA enabled, a stored secret, or a pending enrollment
@@ -344,6 +354,7 @@ Examples:
   mex2fa status --json")]
 pub struct Status {
     /// Only this user
+    #[arg(add = ArgValueCandidates::new(|| users(Offer::Any)))]
     pub user: Option<String>,
 }
 
@@ -359,7 +370,12 @@ pub struct Keygen {
     pub out: Option<PathBuf>,
 }
 
-/// Print a shell completion script
+/// Print the script that makes a shell complete mex2fa's commands, flags and user names
+///
+/// At each TAB the shell asks mex2fa itself (which must be on PATH), so user
+/// names come from the database MEX2FA_DB, --db or ./.env names: verify offers
+/// users with 2FA enabled, confirm those with an enrollment pending, enroll
+/// those without 2FA, disable those with 2FA enabled or pending.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
@@ -392,6 +408,7 @@ Examples:
   mex2fa log --since 2026-11-25 --json")]
 pub struct Log {
     /// Only entries about this user
+    #[arg(add = ArgValueCandidates::new(|| users(Offer::Any)))]
     pub user: Option<String>,
 
     /// Only entries at or after this UTC date or time (2026-11-25 or 2026-11-25T08:00:00Z)

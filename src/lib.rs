@@ -26,6 +26,8 @@ use crate::error::{Error, Exit};
 
 /// Parse → checked configuration → run → exit code (contract §6).
 pub fn main() -> ExitCode {
+    // A TAB in a shell that sourced `mex2fa completions SHELL` lands here.
+    cmd::completions::answer_if_asked();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let json = args.iter().any(|a| a == "--json");
     match run(args) {
