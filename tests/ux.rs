@@ -225,3 +225,137 @@ fn every_example_in_the_help_parses() {
     }
     assert!(tried >= 24, "only {tried} examples");
 }
+
+// ------------------------------------------------------------------ outcomes
+
+fn json_of(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not one JSON document ({e}): {}", stdout(out)))
+}
+
+#[test]
+fn disabling_a_user_whose_2fa_was_never_on_says_so_and_changes_nothing() {
+    let env = TestEnv::new();
+    let carol = env.full_row("carol");
+    let out = env
+        .cmd()
+        .args(["disable", "carol", "--yes"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert_eq!(
+        stdout(&out),
+        "2FA was not on for 'carol'; nothing to disable\n"
+    );
+    let out = env
+        .cmd()
+        .args(["disable", "carol", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert_eq!(
+        json_of(&out),
+        serde_json::json!({
+            "disabled": [],
+            "count": 0,
+            "already_off": [{"id": 3, "user": "carol", "secret_removed": false}],
+        })
+    );
+    assert_eq!(env.full_row("carol"), carol, "her row is untouched");
+    assert_eq!(
+        env.sql_i64("SELECT count(*) FROM mex2fa_audit"),
+        0,
+        "nothing done, nothing in the audit log"
+    );
+    // Without --yes and without a terminal it is refused as for any user, so
+    // a script missing --yes fails whatever state its users are in.
+    let out = env.cmd().args(["disable", "carol"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
+fn json_tells_enabled_pending_and_off_apart() {
+    let env = TestEnv::new();
+    env.enable_steady("alice");
+    env.enroll("bob");
+    let out = env
+        .cmd()
+        .args(["disable", "alice", "bob", "carol", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert_eq!(
+        json_of(&out),
+        serde_json::json!({
+            "disabled": [
+                {"id": 1, "user": "alice", "was": "enabled"},
+                {"id": 2, "user": "bob", "was": "pending"},
+            ],
+            "count": 2,
+            "already_off": [{"id": 3, "user": "carol", "secret_removed": false}],
+        })
+    );
+    // The audit log records the two changes, not the no-op.
+    let log = env.cmd().args(["log", "--json"]).output().unwrap();
+    let users: Vec<String> = json_of(&log)
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "disable")
+        .map(|e| e["user"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(users, ["bob", "alice"], "newest first");
+}
+
+#[test]
+fn text_output_says_what_happened_to_each_user_in_the_order_named() {
+    let env = TestEnv::new();
+    env.enable_steady("alice");
+    env.enroll("bob");
+    // 2FA off but a secret left behind (doctor's disabled-with-secret).
+    env.conn()
+        .execute(
+            "UPDATE account SET twofa_secret = x'67414141' WHERE username = 'carol'",
+            [],
+        )
+        .unwrap();
+    env.add_user("erin");
+    let out = env
+        .cmd()
+        .args(["disable", "erin", "carol", "bob", "alice", "--yes"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert_eq!(
+        stdout(&out),
+        "2FA was not on for 'erin'; nothing to disable\n\
+         2FA was not on for 'carol'; the secret still stored was removed\n\
+         2FA disabled for 'bob' (an enrollment was pending; it is removed)\n\
+         2FA disabled for 'alice'\n"
+    );
+    for user in ["alice", "bob", "carol", "erin"] {
+        assert_eq!(env.row(user), (0, rusqlite::types::Value::Null), "{user}");
+    }
+    assert_eq!(env.sql_i64("SELECT count(*) FROM mex2fa_pending"), 0);
+}
+
+#[test]
+fn the_stale_secret_of_a_user_whose_2fa_is_off_shows_in_json() {
+    let env = TestEnv::new();
+    env.conn()
+        .execute(
+            "UPDATE account SET twofa_secret = 'gAAAA' WHERE username = 'carol'",
+            [],
+        )
+        .unwrap();
+    let out = env
+        .cmd()
+        .args(["disable", "carol", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let doc = json_of(&out);
+    assert_eq!(doc["count"], 0);
+    assert_eq!(doc["already_off"][0]["secret_removed"], true, "{doc}");
+    assert_eq!(env.row("carol"), (0, rusqlite::types::Value::Null));
+}
