@@ -359,3 +359,36 @@ fn the_stale_secret_of_a_user_whose_2fa_is_off_shows_in_json() {
     assert_eq!(doc["already_off"][0]["secret_removed"], true, "{doc}");
     assert_eq!(env.row("carol"), (0, rusqlite::types::Value::Null));
 }
+
+#[test]
+fn the_audit_log_names_the_account_of_the_uid_when_no_user_variable_is_set() {
+    // cron and systemd units may set neither USER nor SUDO_USER (nor LOGNAME).
+    let me = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    assert!(me.status.success(), "id -un: {}", stderr(&me));
+    let me = String::from_utf8(me.stdout).unwrap().trim().to_string();
+    let env = TestEnv::new();
+    env.enable_steady("alice");
+    let out = env
+        .cmd()
+        .env_remove("USER")
+        .args(["disable", "alice", "--yes"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let log = env.cmd().args(["log", "alice", "--json"]).output().unwrap();
+    let entries = json_of(&log);
+    assert_eq!(entries[0]["action"], "disable", "{entries}");
+    assert_eq!(entries[0]["os_user"], me.as_str(), "{entries}");
+    // SUDO_USER still wins: it names the person behind `sudo`.
+    env.enable_steady("bob");
+    env.cmd()
+        .env("SUDO_USER", "operator")
+        .args(["disable", "bob", "--yes"])
+        .assert()
+        .success();
+    let log = env.cmd().args(["log", "bob", "--json"]).output().unwrap();
+    assert_eq!(json_of(&log)[0]["os_user"], "operator");
+}
