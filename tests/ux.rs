@@ -392,3 +392,37 @@ fn the_audit_log_names_the_account_of_the_uid_when_no_user_variable_is_set() {
     let log = env.cmd().args(["log", "bob", "--json"]).output().unwrap();
     assert_eq!(json_of(&log)[0]["os_user"], "operator");
 }
+
+#[test]
+fn an_id_has_one_json_type_in_status_log_disable_and_doctor() {
+    let env = TestEnv::new();
+    env.enroll("alice");
+    // An expired enrollment: doctor reports it, with the account's id.
+    env.conn()
+        .execute("UPDATE mex2fa_pending SET expires_at = 1", [])
+        .unwrap();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = env.cmd().args(args).arg("--json").output().unwrap();
+        json_of(&out)
+    };
+    let status = json(&["status", "alice"]);
+    let doctor = json(&["doctor"]);
+    let finding = doctor["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "expired-pending")
+        .unwrap_or_else(|| panic!("no expired-pending finding: {doctor}"))
+        .clone();
+    let disable = json(&["disable", "alice", "--yes"]);
+    let log = json(&["log", "alice"]);
+    let ids = [
+        ("status", status[0]["id"].clone()),
+        ("doctor", finding["id"].clone()),
+        ("disable", disable["disabled"][0]["id"].clone()),
+        ("log", log[0]["id"].clone()),
+    ];
+    for (command, id) in &ids {
+        assert_eq!(id, &serde_json::json!(1), "{command}: {ids:?}");
+    }
+}
