@@ -476,3 +476,43 @@ fn every_question_reads_a_whole_line() {
     assert_eq!(left, "", "doctor --fix left input behind");
     assert_eq!(env.sql_i64("SELECT count(*) FROM mex2fa_pending"), 0);
 }
+
+#[test]
+fn rotate_key_reports_the_seconds_of_its_work_not_of_the_question() {
+    let Some(python) = python() else { return };
+    let env = TestEnv::new();
+    env.enable_steady("alice");
+    let new_key = env.write_key("new.key", KEY2);
+    let question = r"\(0 already under it\)\? \[y/n\] ";
+    // Each typed answer comes a second after the question (pty_drive.py waits
+    // for a hidden prompt that this is not): at least 3 s at the question.
+    let run = on_tty(
+        &python,
+        &env,
+        &keyed(&env),
+        &[
+            "rotate-key",
+            "--new-key-file",
+            new_key.to_str().unwrap(),
+            "--json",
+        ],
+        &[
+            (question, "maybe\n"),
+            (question, "later\n"),
+            (question, "y\n"),
+        ],
+        None,
+    );
+    assert_eq!(run.exit, 0, "{}", run.output);
+    let doc = run
+        .output
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON document in:\n{}", run.output));
+    let doc: serde_json::Value = serde_json::from_str(doc.trim()).unwrap();
+    let seconds = doc["seconds"].as_f64().unwrap();
+    assert!(
+        seconds < 1.5,
+        "{seconds} s reported for one secret: the time at the question counted"
+    );
+}
