@@ -4,7 +4,7 @@
 //! `disable`'s and `rotate-key`'s questions (with its progress bars), and the
 //! hidden master-key prompt.
 //!
-//! Without Python the tests skip locally and fail under CI=true.
+//! Without Python (pyotp, cryptography) the tests fail and say how to get it.
 
 mod common;
 
@@ -14,6 +14,14 @@ use std::process::Stdio;
 
 use common::*;
 use rusqlite::types::Value;
+
+/// The Python that drives the terminal; its absence is a failure, not a skip.
+fn needs_python() -> PathBuf {
+    python().expect(
+        "these tests need Python with pyotp and cryptography: run scripts/test, or set \
+         MEX2FA_TEST_PYTHON to the python scripts/py-venv prints",
+    )
+}
 
 struct Tty {
     exit: i32,
@@ -100,7 +108,7 @@ fn keyed(env: &TestEnv) -> Vec<(&str, &str)> {
 
 #[test]
 fn enroll_on_a_terminal_asks_for_the_code_and_enables_on_the_second_try() {
-    let Some(python) = python() else { return };
+    let python = needs_python();
     let env = TestEnv::new();
     let run = on_tty(
         &python,
@@ -127,7 +135,7 @@ fn enroll_on_a_terminal_asks_for_the_code_and_enables_on_the_second_try() {
 
 #[test]
 fn enroll_on_a_terminal_leaves_it_pending_after_three_wrong_codes() {
-    let Some(python) = python() else { return };
+    let python = needs_python();
     let env = TestEnv::new();
     let run = on_tty(
         &python,
@@ -167,7 +175,7 @@ fn enroll_on_a_terminal_leaves_it_pending_after_three_wrong_codes() {
 
 #[test]
 fn disable_on_a_terminal_asks_first() {
-    let Some(python) = python() else { return };
+    let python = needs_python();
     let env = TestEnv::new();
     env.enable_steady("alice");
     let before = env.snapshot();
@@ -195,7 +203,7 @@ fn disable_on_a_terminal_asks_first() {
 
 #[test]
 fn a_missing_key_is_asked_for_without_echo() {
-    let Some(python) = python() else { return };
+    let python = needs_python();
     let env = TestEnv::new();
     let db = env.db.to_str().unwrap();
     let run = on_tty(
@@ -242,7 +250,7 @@ fn a_missing_key_is_asked_for_without_echo() {
 
 #[test]
 fn rotate_key_on_a_terminal_asks_first_and_shows_its_progress() {
-    let Some(python) = python() else { return };
+    let python = needs_python();
     let env = TestEnv::new();
     {
         let mut conn = env.conn();
@@ -355,7 +363,7 @@ sys.exit(rc)
 
 #[test]
 fn a_typed_yes_and_enter_are_consumed_by_the_question() {
-    let Some(python) = python() else { return };
+    let python = needs_python();
     let env = TestEnv::new();
     env.enable_steady("alice");
     let (run, left) = on_tty_leftover(
@@ -371,7 +379,7 @@ fn a_typed_yes_and_enter_are_consumed_by_the_question() {
 
 #[test]
 fn a_typed_no_and_enter_are_consumed_and_change_nothing() {
-    let Some(python) = python() else { return };
+    let python = needs_python();
     let env = TestEnv::new();
     env.enable_steady("alice");
     let before = env.snapshot();
@@ -393,7 +401,7 @@ fn a_typed_no_and_enter_are_consumed_and_change_nothing() {
 
 #[test]
 fn anything_but_yes_or_no_asks_again() {
-    let Some(python) = python() else { return };
+    let python = needs_python();
     let env = TestEnv::new();
     env.enable_steady("alice");
     let before = env.snapshot();
@@ -429,7 +437,7 @@ fn anything_but_yes_or_no_asks_again() {
 
 #[test]
 fn every_question_reads_a_whole_line() {
-    let Some(python) = python() else { return };
+    let python = needs_python();
     let env = TestEnv::new();
     env.enable_steady("alice");
     let new_key = env.write_key("new.key", KEY2);
@@ -479,7 +487,7 @@ fn every_question_reads_a_whole_line() {
 
 #[test]
 fn rotate_key_reports_the_seconds_of_its_work_not_of_the_question() {
-    let Some(python) = python() else { return };
+    let python = needs_python();
     let env = TestEnv::new();
     env.enable_steady("alice");
     let new_key = env.write_key("new.key", KEY2);
