@@ -426,3 +426,73 @@ fn an_id_has_one_json_type_in_status_log_disable_and_doctor() {
         assert_eq!(id, &serde_json::json!(1), "{command}: {ids:?}");
     }
 }
+
+// ------------------------------------------------------------------ demo
+
+#[test]
+fn the_demo_shows_a_dry_run_a_restore_a_straggler_found_and_fixed() {
+    let env = TestEnv::new();
+    let tmp = env.path("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let out = env.bare().env("TMPDIR", &tmp).arg("demo").output().unwrap();
+    assert_ok(&out);
+    let text = stdout(&out);
+    // In this order: each step depends on the one before.
+    let steps = [
+        "$ mex2fa rotate-key --new-key-file new-master.key --dry-run\ndry run: 1 secret would be re-encrypted",
+        "$ mex2fa rotate-key --new-key-file new-master.key --backup rotation-backup.jsonl --yes\nrotated 1 secret",
+        "$ mex2fa restore --backup rotation-backup.jsonl --yes\nrestored 1 ",
+        "$ mex2fa rotate-key --new-key-file new-master.key --yes\nrotated 1 secret",
+        "$ mex2fa confirm carol --code ",
+        "$ mex2fa doctor\n",
+        "does-not-decrypt",
+        "(exit code 4, as expected)",
+        "$ mex2fa rotate-key --new-key-file new-master.key --old-key-file master.key --yes\nrotated 1 secret",
+        "$ mex2fa doctor\n",
+        ": healthy (",
+        "$ mex2fa verify carol --code ",
+    ];
+    let mut from = 0;
+    for step in steps {
+        let at = text[from..]
+            .find(step)
+            .unwrap_or_else(|| panic!("{step:?} missing (or out of order) in the demo:\n{text}"));
+        from += at + step.len();
+    }
+    // The closing line names every file left, the backup (it holds the
+    // secrets) first.
+    let dir = std::fs::read_dir(&tmp)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    let last = text.trim_end().lines().last().unwrap();
+    let named = last
+        .split_once(": ")
+        .unwrap_or_else(|| panic!("{last}"))
+        .1
+        .split("; remove them with")
+        .next()
+        .unwrap();
+    let mut names: Vec<String> = named
+        .split(", ")
+        .map(|f| f.split(" (").next().unwrap().to_string())
+        .collect();
+    assert_eq!(names[0], "rotation-backup.jsonl", "{last}");
+    assert!(
+        named.starts_with("rotation-backup.jsonl (the secrets"),
+        "{last}"
+    );
+    names.sort();
+    assert_eq!(names, left, "{last}");
+    assert!(
+        last.ends_with(&format!("rm -r {}", dir.display())),
+        "{last}"
+    );
+}
