@@ -524,3 +524,21 @@ fn rotate_key_reports_the_seconds_of_its_work_not_of_the_question() {
         "{seconds} s reported for one secret: the time at the question counted"
     );
 }
+
+#[test]
+fn nothing_to_disable_asks_nothing_on_a_terminal() {
+    let python = needs_python();
+    let env = TestEnv::new();
+    let carol = env.full_row("carol");
+    let run = on_tty(
+        &python,
+        &env,
+        &keyed(&env),
+        &["disable", "carol"],
+        &[("2FA was not on for 'carol'; nothing to disable", "")],
+        None,
+    );
+    assert_eq!(run.exit, 0, "{}", run.output);
+    assert!(!run.output.contains("[y/n]"), "{}", run.output);
+    assert_eq!(env.full_row("carol"), carol);
+}
