@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use clap_complete::ArgValueCandidates;
+
+use crate::cmd::completions::{Offer, users};
 
 /// Manage TOTP two-factor authentication in the MeXanimatoR SQLite database.
 ///
@@ -18,7 +21,12 @@ use clap::{Args, Parser, Subcommand};
     name = "mex2fa",
     version,
     max_term_width = 100,
-    propagate_version = true
+    propagate_version = true,
+    after_help = "\
+Examples:
+  mex2fa demo                 every command on a throwaway database and key
+  mex2fa status               who has 2FA (after export MEX2FA_DB=PATH)
+  mex2fa help enroll          one command's options and examples"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -28,8 +36,10 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every command takes.
+/// Options every command takes, under their own headings in each command's
+/// help, after the command's own options.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Database")]
 pub struct Global {
     /// The app's database: a SQLite file (never created by mex2fa), or a
     /// postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in
@@ -42,11 +52,11 @@ pub struct Global {
     pub db_password_file: Option<PathBuf>,
 
     /// Read the Fernet master key from this file instead of TWOFA_MASTER_KEY
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", help_heading = "Master key")]
     pub master_key_file: Option<PathBuf>,
 
     /// Load settings from this file instead of ./.env (process environment wins)
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", help_heading = "Settings")]
     pub env_file: Option<PathBuf>,
 
     /// Table that holds the accounts
@@ -105,7 +115,8 @@ pub struct Global {
         global = true,
         env = "MEX2FA_ISSUER",
         default_value = "MeXanimatoR",
-        value_name = "NAME"
+        value_name = "NAME",
+        help_heading = "Output"
     )]
     pub issuer: String,
 
@@ -120,11 +131,11 @@ pub struct Global {
     pub busy_timeout: u64,
 
     /// Print one JSON document on stdout and nothing else there
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Output")]
     pub json: bool,
 
     /// Print only results and errors, no progress or hints
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Output")]
     pub quiet: bool,
 }
 
@@ -150,8 +161,14 @@ pub enum Command {
 /// from the authenticator app (here with --code or at the prompt, or later with
 /// `mex2fa confirm`). Pending enrollments expire.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa enroll alice                  the QR code, then the first code from her app
+  mex2fa enroll alice --png alice.png  also the QR code as an image to send her
+  mex2fa enroll bob --force            bob's new phone (the old one works until confirmed)")]
 pub struct Enroll {
     /// Username of the account
+    #[arg(add = ArgValueCandidates::new(|| users(Offer::Enrollable)))]
     pub user: String,
 
     /// Re-enroll a user who has 2FA enabled (the old secret works until the new one is confirmed)
@@ -194,8 +211,14 @@ pub struct Enroll {
 
 /// Turn a pending enrollment into enabled 2FA, given a code from the app
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa confirm alice                 asks for the code (typed hidden)
+  mex2fa confirm alice --code 123456
+  echo 123456 | mex2fa confirm alice   a script passes the code on stdin")]
 pub struct Confirm {
     /// Username of the account
+    #[arg(add = ArgValueCandidates::new(|| users(Offer::Pending)))]
     pub user: String,
 
     /// The 6-digit code (else asked on the terminal, or read from stdin)
@@ -205,8 +228,14 @@ pub struct Confirm {
 
 /// Check a code as the app's login does: exit 0 accepted, 1 not accepted
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa verify alice                  asks for the code (typed hidden)
+  mex2fa verify alice --code 123456 --json
+  mex2fa verify alice --window 1       also 30 s either side: is her phone's clock off?")]
 pub struct Verify {
     /// Username of the account
+    #[arg(add = ArgValueCandidates::new(|| users(Offer::Enabled)))]
     pub user: String,
 
     /// The 6-digit code (else asked on the terminal, or read from stdin)
@@ -220,9 +249,18 @@ pub struct Verify {
 
 /// Turn 2FA off for users (the lost-phone reset): enabled = 0, secret removed
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa disable bob                   asks first
+  mex2fa disable bob carol --yes       both or neither, without a question
+  mex2fa disable --all --yes --json")]
 pub struct Disable {
     /// Usernames; all must exist or nothing changes
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    #[arg(
+        required_unless_present = "all",
+        conflicts_with = "all",
+        add = ArgValueCandidates::new(|| users(Offer::Disableable))
+    )]
     pub users: Vec<String>,
 
     /// Every account that has 2FA enabled, a stored secret, or a pending enrollment
@@ -242,6 +280,11 @@ pub struct Disable {
 /// undecryptable token stops the rotation with nothing changed. Afterwards, set
 /// the app's TWOFA_MASTER_KEY to the new key and restart it.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa rotate-key --new-key-file new.key --dry-run
+  mex2fa rotate-key --new-key-file new.key --backup before-rotation.bak
+  mex2fa rotate-key --new-key-file new.key --old-key-file old.key   and stragglers under old.key")]
 pub struct RotateKey {
     /// File holding the new Fernet key (see `mex2fa keygen --out`)
     #[arg(long, value_name = "PATH")]
@@ -269,6 +312,10 @@ pub struct RotateKey {
 /// The master key given (TWOFA_MASTER_KEY or --master-key-file) must be the key
 /// the backup's tokens were encrypted with; every token is checked first.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa restore --backup before-rotation.bak   with the key the backup was taken under
+  mex2fa restore --backup before-rotation.bak --master-key-file old.key --yes")]
 pub struct Restore {
     /// The backup file written by rotate-key
     #[arg(long, value_name = "PATH")]
@@ -294,6 +341,11 @@ pub struct Restore {
 /// Exit 0 healthy, 3 state inconsistencies only, 4 a token that does not
 /// decrypt (or no usable key), 5 a schema or database problem.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa doctor
+  mex2fa doctor --json                 the findings, for a script or a monitoring check
+  mex2fa doctor --fix                  also remove expired pending enrollments (asks first)")]
 pub struct Doctor {
     /// Remove expired pending enrollments (after confirmation)
     #[arg(long)]
@@ -306,21 +358,41 @@ pub struct Doctor {
 
 /// Show who has 2FA enabled or pending
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa status
+  mex2fa status alice
+  mex2fa status --json")]
 pub struct Status {
     /// Only this user
+    #[arg(add = ArgValueCandidates::new(|| users(Offer::Any)))]
     pub user: Option<String>,
 }
 
 /// Generate a new Fernet master key
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa keygen --out new.key          into a new file, mode 0600
+  mex2fa keygen                        on the screen instead")]
 pub struct Keygen {
     /// Write the key to this file (created 0600; never overwritten) instead of stdout
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
 
-/// Print a shell completion script
+/// Print the script that makes a shell complete mex2fa's commands, flags and user names
+///
+/// At each TAB the shell asks mex2fa itself (which must be on PATH), so user
+/// names come from the database MEX2FA_DB, --db or ./.env names: verify offers
+/// users with 2FA enabled, confirm those with an enrollment pending, enroll
+/// those without 2FA, disable those with 2FA enabled or pending.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa completions bash > ~/.local/share/bash-completion/completions/mex2fa
+  mex2fa completions zsh > ~/.zfunc/_mex2fa     (a folder on $fpath, before compinit)
+  mex2fa completions fish > ~/.config/fish/completions/mex2fa.fish")]
 pub struct Completions {
     /// The shell
     pub shell: clap_complete::Shell,
@@ -328,6 +400,10 @@ pub struct Completions {
 
 /// Show every command on a throwaway database and key (touches nothing else)
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa demo                          leaves its files in a new temporary folder to look at
+  mex2fa demo --clean")]
 pub struct Demo {
     /// Delete the demo's files at the end instead of leaving them to look at
     #[arg(long)]
@@ -336,8 +412,14 @@ pub struct Demo {
 
 /// Show the audit log of state changes made by mex2fa
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa log
+  mex2fa log bob
+  mex2fa log --since 2026-11-25 --json")]
 pub struct Log {
     /// Only entries about this user
+    #[arg(add = ArgValueCandidates::new(|| users(Offer::Any)))]
     pub user: Option<String>,
 
     /// Only entries at or after this UTC date or time (2026-11-25 or 2026-11-25T08:00:00Z)

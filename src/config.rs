@@ -374,13 +374,52 @@ impl Config {
         )))
     }
 
-    /// The OS user to record in the audit log.
+    /// The OS user to record in the audit log: the one behind sudo, else the
+    /// login's (`USER`, `LOGNAME`), else the account name of the process's
+    /// uid (cron and systemd units may set none of them).
     pub fn os_user(&self) -> String {
         ["SUDO_USER", "USER", "LOGNAME"]
             .iter()
             .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+            .or_else(account_of_uid)
             .unwrap_or_else(|| "unknown".into())
     }
+}
+
+/// The name of the process's uid in the user database (`getpwuid_r`), or
+/// `uid N` when it has none (a uid given to a container, say).
+#[cfg(unix)]
+fn account_of_uid() -> Option<String> {
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let mut buf = vec![0 as libc::c_char; 1024];
+    loop {
+        // SAFETY: passwd is plain data (pointers and integers); getpwuid_r
+        // fills it with pointers into `buf`, which outlives their use below.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let rc =
+            unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut found) };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if rc != 0 || found.is_null() || pwd.pw_name.is_null() {
+            return Some(format!("uid {uid}"));
+        }
+        // SAFETY: a NUL-terminated string inside `buf`, set by getpwuid_r.
+        let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) }.to_string_lossy();
+        return Some(if name.is_empty() {
+            format!("uid {uid}")
+        } else {
+            name.into_owned()
+        });
+    }
+}
+
+#[cfg(not(unix))]
+fn account_of_uid() -> Option<String> {
+    None
 }
 
 pub fn parse_key(text: &str, source: &str) -> Result<MasterKey> {

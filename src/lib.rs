@@ -30,6 +30,8 @@ use crate::error::{Error, Exit};
 
 /// Parse → checked configuration → run → exit code (contract §6).
 pub fn main() -> ExitCode {
+    // A TAB in a shell that sourced `mex2fa completions SHELL` lands here.
+    cmd::completions::answer_if_asked();
     let args: Vec<OsString> = std::env::args_os().collect();
     // The `.env` file and the dropping of empty settings edit the process
     // environment: here, before any thread exists, and not in `run_args`.
@@ -94,9 +96,10 @@ fn run(args: Vec<OsString>) -> error::Result<()> {
     cli.command.run(&cfg).map_err(config::explain)
 }
 
-/// clap's own errors become one line and exit 2; help and version print as usual.
+/// clap's own errors become one line and exit 2, keeping clap's suggestion
+/// of what was meant; help and version print as usual.
 fn clap_error(e: clap::Error) -> Error {
-    use clap::error::ErrorKind;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
     if matches!(
         e.kind(),
         ErrorKind::DisplayHelp
@@ -116,13 +119,49 @@ fn clap_error(e: clap::Error) -> Error {
             },
         );
     }
+    // The first paragraph: the message, with what it lists (the missing
+    // arguments, the possible values) on the lines under it.
     let rendered = e.render().to_string();
-    let first = rendered
+    let first: Vec<&str> = rendered
         .lines()
-        .next()
-        .unwrap_or("invalid arguments")
-        .trim_start_matches("error: ");
-    Error::usage(format!("{}; see mex2fa --help", ui::escape(first)))
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let first = match first.join(" ").trim_start_matches("error: ") {
+        "" => "invalid arguments".to_string(),
+        text => text.to_string(),
+    };
+    // `see mex2fa rotate-key --help` when the mistake is in a subcommand.
+    let command: Vec<&str> = rendered
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Usage: "))
+        .unwrap_or("mex2fa")
+        .split_whitespace()
+        .take_while(|w| !w.starts_with(['[', '<', '-']))
+        .collect();
+    let see = format!("see {} --help", command.join(" "));
+    let meant = [
+        ContextKind::SuggestedSubcommand,
+        ContextKind::SuggestedArg,
+        ContextKind::SuggestedValue,
+    ]
+    .into_iter()
+    .find_map(|kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(vec![s.clone()]),
+        Some(ContextValue::Strings(v)) if !v.is_empty() => Some(v.clone()),
+        _ => None,
+    });
+    let line = if let Some(meant) = meant {
+        let quoted: Vec<String> = meant.iter().map(|m| format!("'{m}'")).collect();
+        format!("{first}; did you mean {}? {see}", quoted.join(" or "))
+    } else if let Some(ContextValue::StyledStrs(tips)) = e.get(ContextKind::Suggested) {
+        // clap's other tips, e.g. how to pass a value that starts with '-'.
+        let tips: Vec<String> = tips.iter().map(|t| t.to_string().trim().into()).collect();
+        format!("{first}; {}; {see}", tips.join("; "))
+    } else {
+        format!("{first}; {see}")
+    };
+    Error::usage(ui::escape(&line).into_owned())
 }
 
 /// Prints an error (stderr, and the JSON document with `--json`); its exit code.

@@ -97,27 +97,112 @@ fn is_hidden(c: char) -> bool {
 }
 
 /// Asks a yes/no question on the terminal (shown [`escape`]d: it names
-/// users and paths). Without a terminal and without `--yes`, refuses
-/// (exit 2) rather than guess.
+/// users and paths) and takes a whole line as the
+/// answer: `y`, `yes`, `n` or `no` in any case; anything else (an empty line
+/// too) asks again. The line is read in the terminal's line mode, so what was
+/// typed, Enter included, is consumed here and nothing is left for the shell
+/// to run afterwards; keys typed before the question was shown are discarded
+/// so that they cannot answer it. Without a terminal and without `--yes`,
+/// refuses (exit 2) rather than guess.
 pub fn confirm(question: &str, yes: bool) -> Result<()> {
     if yes {
         return Ok(());
     }
     require_confirmable(false)?;
+    // Restores the terminal if a signal ends the process at the question.
     let _tty = TtyGuard::arm();
-    let answer = dialoguer::Confirm::new()
-        .with_prompt(escape(question))
-        .default(false)
-        .interact()
-        .map_err(|e| {
-            Error::usage(format!(
-                "no answer to the confirmation ({e}); nothing was changed"
-            ))
-        })?;
-    if answer {
-        Ok(())
-    } else {
-        Err(Error::usage("cancelled; nothing was changed"))
+    let _line_mode = LineMode::on_stdin();
+    discard_typeahead();
+    let mut stderr = std::io::stderr();
+    let mut line = String::new();
+    loop {
+        let _ = write!(stderr, "{} [y/n] ", escape(question));
+        let _ = stderr.flush();
+        line.clear();
+        match std::io::stdin().read_line(&mut line) {
+            Ok(0) => {
+                let _ = writeln!(stderr);
+                return Err(Error::usage(
+                    "no answer to the question (end of input); nothing was changed",
+                ));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return Err(Error::usage(format!(
+                    "could not read the answer from the terminal: {e}; nothing was changed"
+                )));
+            }
+        }
+        match answer(&line) {
+            Some(true) => return Ok(()),
+            Some(false) => return Err(Error::usage("cancelled; nothing was changed")),
+            None => {
+                let _ = writeln!(stderr, "please answer yes or no");
+            }
+        }
+    }
+}
+
+/// `Some(true)` for y/yes, `Some(false)` for n/no (any case, surrounding
+/// blanks ignored), `None` for anything else.
+fn answer(line: &str) -> Option<bool> {
+    match line.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" => Some(true),
+        "n" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// Drops what was typed on the terminal but not yet read.
+fn discard_typeahead() {
+    #[cfg(unix)]
+    // SAFETY: tcflush only takes the descriptor; on a descriptor that is not a
+    // terminal it fails harmlessly with ENOTTY.
+    unsafe {
+        libc::tcflush(libc::STDIN_FILENO, libc::TCIFLUSH);
+    }
+}
+
+/// The terminal in its ordinary line mode (canonical input, echo) while a
+/// question waits for its answer, whatever an earlier program left it in;
+/// the previous mode comes back when this is dropped.
+struct LineMode {
+    #[cfg(unix)]
+    saved: Option<libc::termios>,
+}
+
+impl LineMode {
+    fn on_stdin() -> LineMode {
+        #[cfg(unix)]
+        {
+            let want = libc::ICANON | libc::ECHO;
+            // SAFETY: termios is plain data; tcgetattr fills it or fails.
+            let mut mode: libc::termios = unsafe { std::mem::zeroed() };
+            if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut mode) } != 0
+                || mode.c_lflag & want == want
+            {
+                return LineMode { saved: None };
+            }
+            let saved = mode;
+            mode.c_lflag |= want;
+            // SAFETY: a termios read from this same terminal, with two flags set.
+            let set = unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &mode) } == 0;
+            LineMode {
+                saved: set.then_some(saved),
+            }
+        }
+        #[cfg(not(unix))]
+        LineMode {}
+    }
+}
+
+impl Drop for LineMode {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(saved) = &self.saved {
+            // SAFETY: restores the termios read in `on_stdin`.
+            unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, saved) };
+        }
     }
 }
 
@@ -502,6 +587,29 @@ mod tests {
         scrub(&mut doc);
         assert!(!doc.to_string().contains("JBSWY3DP"), "{doc}");
         assert_eq!(doc["n"], 1);
+    }
+
+    #[test]
+    fn a_question_takes_y_yes_n_no_in_any_case_and_nothing_else() {
+        for yes in ["y", "Y", "yes", "YES", "Yes\n", "  yes \r\n"] {
+            assert_eq!(answer(yes), Some(true), "{yes:?}");
+        }
+        for no in ["n", "N", "no", "NO\n", " nO "] {
+            assert_eq!(answer(no), Some(false), "{no:?}");
+        }
+        for other in [
+            "",
+            "\n",
+            "ye",
+            "yess",
+            "nope",
+            "y es",
+            "ja",
+            "1",
+            "yes please",
+        ] {
+            assert_eq!(answer(other), None, "{other:?}");
+        }
     }
 
     #[test]

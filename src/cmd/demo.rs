@@ -25,6 +25,14 @@ const SCRUB: &[&str] = &[
     crate::config::KEY_VAR,
 ];
 
+/// The demo's files, in its folder.
+const DB: &str = "mexanimator.db";
+const KEY: &str = "master.key";
+const NEW_KEY: &str = "new-master.key";
+/// Every secret as stored before the rotation: with master.key beside it, as
+/// good as the secrets themselves.
+const BACKUP: &str = "rotation-backup.jsonl";
+
 struct Stage {
     /// With --json the transcript goes to stderr and stdout gets one summary.
     json: bool,
@@ -85,6 +93,30 @@ impl Stage {
     }
 }
 
+/// Every file left in the demo folder, each said for what it is, the backup
+/// first: it holds every secret (and the key it is under lies beside it).
+fn files_left(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort_by_key(|n| (n != BACKUP, n.clone()));
+    names
+        .into_iter()
+        .map(|n| match n.as_str() {
+            BACKUP => format!("{n} (the secrets before the rotation: delete it first)"),
+            DB => format!("{n} (the database)"),
+            KEY => format!("{n} (the old master key)"),
+            NEW_KEY => format!("{n} (the master key now)"),
+            _ => n,
+        })
+        .collect()
+}
+
 fn make_dir() -> Result<PathBuf> {
     let base = std::env::temp_dir();
     for n in 0..100u32 {
@@ -109,6 +141,14 @@ fn make_dir() -> Result<PathBuf> {
     Err(Error::usage("cannot find a free folder name for the demo"))
 }
 
+/// The secret in the JSON document of `enroll --show-secret --json`.
+fn json_secret(stdout: &str) -> Result<Secret> {
+    serde_json::from_str::<serde_json::Value>(stdout)
+        .ok()
+        .and_then(|v| v["secret"].as_str().and_then(|x| Secret::parse(x).ok()))
+        .ok_or_else(|| Error::usage("the demo's JSON enroll step printed no secret"))
+}
+
 fn secret_line(stdout: &str) -> Result<Secret> {
     stdout
         .lines()
@@ -126,8 +166,8 @@ impl Run for Demo {
             json: cfg.json,
             steps: 0,
             exe,
-            db: dir.join("mexanimator.db"),
-            key: dir.join("master.key"),
+            db: dir.join(DB),
+            key: dir.join(KEY),
             dir: dir.clone(),
         };
         stage.say(&format!(
@@ -147,8 +187,9 @@ impl Run for Demo {
             let _ = std::fs::remove_dir_all(&dir);
         } else {
             stage.say(&format!(
-                "\nthe demo's files are in {} (database mexanimator.db, keys master.key and new-master.key); remove them with: rm -r {}\n",
+                "\nthe demo's files are in {}: {}; remove them with: rm -r {}\n",
                 ui::path(&dir),
+                files_left(&dir).join(", "),
                 ui::path(&dir)
             ));
         }
@@ -165,9 +206,10 @@ impl Run for Demo {
 }
 
 fn tour(s: &mut Stage) -> Result<()> {
-    let key = s.key.display().to_string();
+    // Files are named relative to the demo folder, the children's working
+    // directory, so the transcript reads as typed.
     // The key file does not exist yet: keygen never reads the master key.
-    s.run(&["keygen", "--out", &key], 0)?;
+    s.run(&["keygen", "--out", KEY], 0)?;
     s.run(&["status"], 0)?;
 
     s.say(
@@ -197,11 +239,7 @@ fn tour(s: &mut Stage) -> Result<()> {
         "
 # bob enrolls and confirms in one call (e.g. reading the code over the phone)\n",
     );
-    let doc = s.run(&["enroll", "bob", "--no-qr", "--show-secret", "--json"], 0)?;
-    let bob = serde_json::from_str::<serde_json::Value>(&doc)
-        .ok()
-        .and_then(|v| v["secret"].as_str().and_then(|x| Secret::parse(x).ok()))
-        .ok_or_else(|| Error::usage("the demo's JSON enroll step printed no secret"))?;
+    let bob = json_secret(&s.run(&["enroll", "bob", "--no-qr", "--show-secret", "--json"], 0)?)?;
     s.run(
         &["confirm", "bob", "--code", &s.code_for(&bob), "--json"],
         0,
@@ -217,29 +255,70 @@ fn tour(s: &mut Stage) -> Result<()> {
 
     s.say(
         "
-# maintenance window: rotate the master key (the app is stopped meanwhile)\n",
+# maintenance window: a new master key; first see what a rotation would do\n",
     );
-    let new_key = s.dir.join("new-master.key").display().to_string();
-    let backup = s.dir.join("rotation-backup.jsonl").display().to_string();
-    s.run(&["keygen", "--out", &new_key], 0)?;
+    s.run(&["keygen", "--out", NEW_KEY], 0)?;
+    s.run(&["rotate-key", "--new-key-file", NEW_KEY, "--dry-run"], 0)?;
     s.run(
         &[
             "rotate-key",
             "--new-key-file",
-            &new_key,
+            NEW_KEY,
             "--backup",
-            &backup,
+            BACKUP,
             "--yes",
         ],
         0,
     )?;
     s.say(
         "
-# from now on the app (and mex2fa) use the new key\n",
+# changed your mind before the app uses the new key? restore puts the saved
+# tokens back (checked first against the old key, which is still the master key)\n",
     );
-    s.key = PathBuf::from(&new_key);
+    s.run(&["restore", "--backup", BACKUP, "--yes"], 0)?;
+    s.say(
+        "
+# rotate again, for real this time (the backup still holds these same tokens)\n",
+    );
+    s.run(&["rotate-key", "--new-key-file", NEW_KEY, "--yes"], 0)?;
+
+    s.say(
+        "
+# the app still runs on the old key for a moment, and carol turns on 2FA on its
+# settings page: her secret is written under the old key (mex2fa plays the app
+# here, with the old key)\n",
+    );
+    let carol = json_secret(&s.run(
+        &["enroll", "carol", "--no-qr", "--show-secret", "--json"],
+        0,
+    )?)?;
+    s.run(&["confirm", "carol", "--code", &s.code_for(&carol)], 0)?;
+
+    s.say(
+        "
+# from now on the app (and mex2fa) use the new key; doctor checks every token
+# and finds carol's, a straggler under the old key (exit code 4)\n",
+    );
+    s.key = s.dir.join(NEW_KEY);
+    s.run(&["doctor"], 4)?;
+    s.say(
+        "
+# a rotation that may also read the old key fixes her; doctor is clean again\n",
+    );
+    s.run(
+        &[
+            "rotate-key",
+            "--new-key-file",
+            NEW_KEY,
+            "--old-key-file",
+            KEY,
+            "--yes",
+        ],
+        0,
+    )?;
     s.run(&["doctor"], 0)?;
     s.run(&["verify", "alice", "--code", &s.code_for(&alice)], 0)?;
+    s.run(&["verify", "carol", "--code", &s.code_for(&carol)], 0)?;
     s.run(&["log"], 0)?;
     Ok(())
 }

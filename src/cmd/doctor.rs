@@ -27,7 +27,7 @@ struct Finding {
     severity: Severity,
     code: &'static str,
     place: Place,
-    id: Option<String>,
+    id: Option<AccountId>,
     user: String,
     message: String,
 }
@@ -211,7 +211,7 @@ impl Run for Doctor {
                                     severity,
                                     code,
                                     place,
-                                    id: Some(row.id.to_string()),
+                                    id: Some(row.id.clone()),
                                     user: row.user.clone(),
                                     message,
                                 });
@@ -291,7 +291,8 @@ impl Run for Doctor {
                         "severity": if f.severity == Severity::Key { "key" } else { "state" },
                         "code": f.code,
                         "place": f.place.name(),
-                        "id": f.id,
+                        // The id's JSON form, as in status, log and disable.
+                        "id": f.id.as_ref().map(AccountId::to_json),
                         "user": f.user,
                         "message": f.message,
                     })
@@ -324,7 +325,7 @@ impl Run for Doctor {
                         .to_string(),
                         f.code.to_string(),
                         f.place.name().to_string(),
-                        f.id.clone().unwrap_or_default(),
+                        f.id.as_ref().map(|i| i.to_string()).unwrap_or_default(),
                         ui::escape(&f.user).into_owned(),
                         f.message.clone(),
                     ]);

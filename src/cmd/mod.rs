@@ -1,6 +1,6 @@
 //! One file per command, each implementing [`Run`] for its clap type.
 
-mod completions;
+pub(crate) mod completions;
 mod confirm;
 mod demo;
 mod disable;

@@ -1,18 +1,21 @@
 //! Shell completions: the scripts committed in `completions/` stay
 //! byte-identical to what `mex2fa completions SHELL` prints (regenerate them
-//! with `scripts/gen-completions`), and they really complete in real shells.
+//! with `scripts/gen-completions`), and they really complete in real shells:
+//! each script calls back into mex2fa (the binary under test, first on the
+//! shells' PATH), which answers with commands, flags, and user names read
+//! from the configured database.
 //!
-//! bash, zsh and fish are always tested: a missing shell fails its test with
-//! the package to install (`scripts/test` installs zsh and fish when it runs
-//! as root). Elvish and PowerShell are not in Debian's archive, so only the
-//! byte-identity covers their files.
+//! bash, zsh and fish are required: a missing one fails its test and says
+//! what to install (`scripts/test` installs zsh and fish when it runs as
+//! root). Elvish and PowerShell are
+//! not in Debian's archive, so only the byte-identity covers their files.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{TestEnv, require};
+use crate::util::{TestEnv, bin, require};
 
 /// (argument of `mex2fa completions`, file under completions/).
 const FILES: [(&str, &str); 5] = [
@@ -58,9 +61,10 @@ fn committed_files_equal_the_binary_output() {
         let committed = std::fs::read(dir().join(file))
             .unwrap_or_else(|e| panic!("completions/{file}: {e}; run scripts/gen-completions"));
         let fresh = generated(&env, shell);
+        let text = String::from_utf8_lossy(&fresh);
         assert!(
-            fresh.len() > 1000,
-            "`mex2fa completions {shell}` printed almost nothing"
+            text.contains("MEX2FA_COMPLETE") && text.contains("mex2fa"),
+            "`mex2fa completions {shell}` does not call back into mex2fa:\n{text}"
         );
         if committed != fresh {
             stale.push(format!("completions/{file}"));
@@ -158,9 +162,14 @@ fn run(mut cmd: Command, limit: Duration) -> Output {
     }
 }
 
+/// A clean environment for a shell whose `mex2fa` is the binary under test.
 fn shell_env(cmd: &mut Command, home: &Path) {
+    let mut path = vec![bin().parent().unwrap().to_path_buf()];
+    path.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
     cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PATH", std::env::join_paths(path).unwrap())
         .env("HOME", home)
         .env("TERM", "dumb")
         .current_dir(home);
@@ -170,7 +179,7 @@ fn shell_env(cmd: &mut Command, home: &Path) {
 /// bash's completion machinery would (COMP_WORDS, COMP_CWORD, COMP_LINE,
 /// COMP_POINT), calls the function `complete -p mex2fa` names, and returns
 /// COMPREPLY. The last word is the one being completed.
-fn bash_complete(home: &Path, words: &[&str]) -> Vec<String> {
+fn bash_complete(home: &Path, vars: &[(&str, &Path)], line: &str) -> Done {
     const DRIVER: &str = r#"
         source "$1" || exit 10
         shift
@@ -184,18 +193,65 @@ fn bash_complete(home: &Path, words: &[&str]) -> Vec<String> {
         "$fn" mex2fa "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
         printf '%s\n' "${COMPREPLY[@]}"
     "#;
-    let mut cmd = Command::new(require("bash", "bash"));
+    let mut cmd = Command::new("bash");
     shell_env(&mut cmd, home);
-    cmd.args(["--norc", "--noprofile", "-c", DRIVER, "bash"])
+    cmd.envs(vars.iter().copied())
+        .args(["--norc", "--noprofile", "-c", DRIVER, "bash"])
         .arg(dir().join("mex2fa.bash"))
-        .args(words);
-    let out = run(cmd, Duration::from_secs(20));
+        .args(line.split(' '));
+    finish("bash", line, run(cmd, Duration::from_secs(20)))
+}
+
+/// Types the line and a TAB in an interactive zsh (tests/shell/zsh-complete.zsh)
+/// that finds completions/_mex2fa on its $fpath, as an installed file is found.
+fn zsh_complete(home: &Path, vars: &[(&str, &Path)], line: &str) -> Done {
+    let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/shell/zsh-complete.zsh");
+    let mut cmd = Command::new("zsh");
+    shell_env(&mut cmd, home);
+    cmd.envs(vars.iter().copied())
+        .arg("-f")
+        .arg(&driver)
+        .arg(dir())
+        .arg(line);
+    finish("zsh", line, run(cmd, Duration::from_secs(30)))
+}
+
+/// `complete -C LINE` in a fish that sourced completions/mex2fa.fish.
+fn fish_complete(home: &Path, vars: &[(&str, &Path)], line: &str) -> Done {
+    let mut cmd = Command::new("fish");
+    shell_env(&mut cmd, home);
+    cmd.envs(vars.iter().copied())
+        .args([
+            "--no-config",
+            "-c",
+            "source $argv[1]; and complete -C $argv[2]",
+        ])
+        .arg(dir().join("mex2fa.fish"))
+        .arg(line);
+    let mut done = finish("fish", line, run(cmd, Duration::from_secs(20)));
+    // `complete -C` prints "candidate<TAB>description".
+    for c in &mut done.candidates {
+        *c = c.split('\t').next().unwrap_or_default().to_string();
+    }
+    done
+}
+
+/// What a shell offered, and what it printed on stderr meanwhile.
+struct Done {
+    candidates: Vec<String>,
+    stderr: String,
+}
+
+fn finish(shell: &str, line: &str, out: Output) -> Done {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
         out.status.success(),
-        "bash completion of {words:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        "{shell} completion of {line:?} failed: {stderr}"
     );
-    lines(&out.stdout)
+    Done {
+        candidates: lines(&out.stdout),
+        stderr,
+    }
 }
 
 fn lines(b: &[u8]) -> Vec<String> {
@@ -213,28 +269,65 @@ fn contains_all(got: &[String], want: &[String], what: &str) {
 
 const SHELLS: [&str; 5] = ["bash", "elvish", "fish", "powershell", "zsh"];
 
-/// The checks every tested shell must pass, given a way to complete a line.
-fn check_shell(env: &TestEnv, name: &str, complete: impl Fn(&str) -> Vec<String>) {
-    let subs = subcommands(env);
-    let got = complete("mex2fa ");
-    contains_all(&got, &subs, &format!("{name}: `mex2fa <TAB>`"));
+type Complete = fn(&Path, &[(&str, &Path)], &str) -> Done;
+
+/// A shell to complete in, with a home of its own.
+struct Tab {
+    name: &'static str,
+    complete: Complete,
+    env: TestEnv,
+    home: PathBuf,
+}
+
+impl Tab {
+    fn new(name: &'static str, complete: Complete) -> Tab {
+        require(name, name);
+        let env = TestEnv::new();
+        let home = env.path("home");
+        std::fs::create_dir(&home).unwrap();
+        Tab {
+            name,
+            complete,
+            env,
+            home,
+        }
+    }
+
+    /// The candidates for `line` with nothing configured.
+    fn offers(&self, line: &str) -> Vec<String> {
+        (self.complete)(&self.home, &[], line).candidates
+    }
+
+    /// The candidates for `line` with MEX2FA_DB set to the test database.
+    fn offers_with_db(&self, line: &str) -> Vec<String> {
+        (self.complete)(&self.home, &[("MEX2FA_DB", &self.env.db)], line).candidates
+    }
+}
+
+/// The checks every tested shell must pass.
+fn check_shell(tab: &Tab) {
+    let name = tab.name;
+    let subs = subcommands(&tab.env);
+    contains_all(
+        &tab.offers("mex2fa "),
+        &subs,
+        &format!("{name}: `mex2fa <TAB>`"),
+    );
     assert_eq!(
-        complete("mex2fa en"),
+        tab.offers("mex2fa en"),
         ["enroll"],
         "{name}: `mex2fa en<TAB>`"
     );
-    let got = complete("mex2fa enroll --s");
+    let got = tab.offers("mex2fa enroll --s");
     let want = ["--show-secret".to_string(), "--svg".to_string()];
     contains_all(&got, &want, &format!("{name}: `mex2fa enroll --s<TAB>`"));
     assert!(
         got.iter().all(|c| c.starts_with("--s")),
         "{name}: `mex2fa enroll --s<TAB>` offered {got:?}"
     );
-}
-
-/// `mex2fa completions <TAB>` offers the shell names (flags may come too).
-fn check_shell_names(name: &str, complete: impl Fn(&str) -> Vec<String>) {
-    let mut shells: Vec<String> = complete("mex2fa completions ")
+    // `mex2fa completions <TAB>` offers the shell names (flags may come too).
+    let mut shells: Vec<String> = tab
+        .offers("mex2fa completions ")
         .into_iter()
         .filter(|c| !c.starts_with('-'))
         .collect();
@@ -242,81 +335,115 @@ fn check_shell_names(name: &str, complete: impl Fn(&str) -> Vec<String>) {
     assert_eq!(shells, SHELLS, "{name}: `mex2fa completions <TAB>`");
 }
 
+/// User names come from the database: each command offers those it can act on.
+/// alice: 2FA enabled; bob: pending; carol and alan: neither.
+fn check_user_names(tab: &Tab) {
+    let name = tab.name;
+    tab.env.enable_steady("alice");
+    tab.env.enroll("bob");
+    tab.env.add_user("alan");
+    let users = |line: &str| -> Vec<String> {
+        let mut got: Vec<String> = tab
+            .offers_with_db(line)
+            .into_iter()
+            .filter(|c| !c.starts_with('-'))
+            .collect();
+        got.sort();
+        got
+    };
+    assert_eq!(
+        users("mex2fa disable al"),
+        ["alice"],
+        "{name}: disable al<TAB>"
+    );
+    assert_eq!(
+        users("mex2fa disable "),
+        ["alice", "bob"],
+        "{name}: disable <TAB>"
+    );
+    assert_eq!(users("mex2fa verify "), ["alice"], "{name}: verify <TAB>");
+    assert_eq!(users("mex2fa confirm "), ["bob"], "{name}: confirm <TAB>");
+    assert_eq!(
+        users("mex2fa enroll "),
+        ["alan", "bob", "carol"],
+        "{name}: enroll <TAB>"
+    );
+    assert_eq!(
+        users("mex2fa enroll --force al"),
+        ["alan", "alice"],
+        "{name}: enroll --force al<TAB>"
+    );
+    assert_eq!(
+        users("mex2fa status "),
+        ["alan", "alice", "bob", "carol"],
+        "{name}: status <TAB>"
+    );
+    assert_eq!(users("mex2fa log c"), ["carol"], "{name}: log c<TAB>");
+}
+
+/// The database named on the line being completed (`--db PATH`) is the one read;
+/// with none configured, or a broken one, a TAB offers nothing and says nothing.
+fn check_quiet_without_a_database(tab: &Tab) {
+    let name = tab.name;
+    tab.env.enable_steady("alice");
+    let db = tab.env.db.display().to_string();
+    let line = format!("mex2fa --db {db} disable al");
+    assert_eq!(tab.offers(&line), ["alice"], "{name}: {line}<TAB>");
+    let not_a_db = tab.env.path("notes.txt");
+    std::fs::write(&not_a_db, "not a database").unwrap();
+    let missing = tab.env.path("missing.db");
+    for vars in [
+        &[][..],
+        &[("MEX2FA_DB", missing.as_path())][..],
+        &[("MEX2FA_DB", not_a_db.as_path())][..],
+    ] {
+        let done = (tab.complete)(&tab.home, vars, "mex2fa disable al");
+        assert_eq!(done.candidates, Vec::<String>::new(), "{name}: {vars:?}");
+        assert_eq!(done.stderr, "", "{name}: a TAB printed an error ({vars:?})");
+    }
+}
+
 #[test]
 fn bash_completes_subcommands_and_flags() {
-    let env = TestEnv::new();
-    let home = env.path("home");
-    std::fs::create_dir(&home).unwrap();
-    let complete = |line: &str| {
-        let words: Vec<&str> = line.split(' ').collect();
-        bash_complete(&home, &words)
-    };
-    check_shell(&env, "bash", complete);
-    check_shell_names("bash", complete);
+    check_shell(&Tab::new("bash", bash_complete));
+}
+
+#[test]
+fn bash_completes_user_names_from_the_database() {
+    check_user_names(&Tab::new("bash", bash_complete));
+}
+
+#[test]
+fn bash_completes_quietly_without_a_database() {
+    check_quiet_without_a_database(&Tab::new("bash", bash_complete));
 }
 
 #[test]
 fn zsh_completes_subcommands_and_flags() {
-    let zsh = require("zsh", "zsh");
-    let env = TestEnv::new();
-    let home = env.path("home");
-    std::fs::create_dir(&home).unwrap();
-    let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/shell/zsh-complete.zsh");
-    let complete = |line: &str| {
-        let mut cmd = Command::new(&zsh);
-        shell_env(&mut cmd, &home);
-        cmd.arg("-f").arg(&driver).arg(dir()).arg(line);
-        let out = run(cmd, Duration::from_secs(30));
-        assert!(
-            out.status.success(),
-            "zsh completion of {line:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        lines(&out.stdout)
-    };
-    check_shell(&env, "zsh", complete);
-    check_shell_names("zsh", complete);
+    check_shell(&Tab::new("zsh", zsh_complete));
+}
+
+#[test]
+fn zsh_completes_user_names_from_the_database() {
+    check_user_names(&Tab::new("zsh", zsh_complete));
+}
+
+#[test]
+fn zsh_completes_quietly_without_a_database() {
+    check_quiet_without_a_database(&Tab::new("zsh", zsh_complete));
 }
 
 #[test]
 fn fish_completes_subcommands_and_flags() {
-    let env = fish_env();
-    check_shell(&env, "fish", |line| fish_complete(&env, line));
+    check_shell(&Tab::new("fish", fish_complete));
 }
 
 #[test]
-fn fish_completes_shell_names() {
-    let env = fish_env();
-    check_shell_names("fish", |line| fish_complete(&env, line));
+fn fish_completes_user_names_from_the_database() {
+    check_user_names(&Tab::new("fish", fish_complete));
 }
 
-fn fish_env() -> TestEnv {
-    require("fish", "fish");
-    let env = TestEnv::new();
-    std::fs::create_dir(env.path("home")).unwrap();
-    env
-}
-
-/// `complete -C LINE` in a fish that sourced completions/mex2fa.fish.
-fn fish_complete(env: &TestEnv, line: &str) -> Vec<String> {
-    let mut cmd = Command::new(require("fish", "fish"));
-    shell_env(&mut cmd, &env.path("home"));
-    cmd.args([
-        "--no-config",
-        "-c",
-        "source $argv[1]; and complete -C $argv[2]",
-    ])
-    .arg(dir().join("mex2fa.fish"))
-    .arg(line);
-    let out = run(cmd, Duration::from_secs(20));
-    assert!(
-        out.status.success(),
-        "fish completion of {line:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // `complete -C` prints "candidate<TAB>description".
-    lines(&out.stdout)
-        .into_iter()
-        .map(|l| l.split('\t').next().unwrap_or_default().to_string())
-        .collect()
+#[test]
+fn fish_completes_quietly_without_a_database() {
+    check_quiet_without_a_database(&Tab::new("fish", fish_complete));
 }

@@ -853,8 +853,12 @@ fn disable_several_users_at_once() {
     assert_eq!(
         json(&out.stdout),
         serde_json::json!({
-            "disabled": [{"id": 1, "user": "alice"}, {"id": 2, "user": "bob"}],
-            "count": 2
+            "disabled": [
+                {"id": 1, "user": "alice", "was": "enabled"},
+                {"id": 2, "user": "bob", "was": "enabled"}
+            ],
+            "count": 2,
+            "already_off": []
         })
     );
     assert_eq!(env.row("alice"), (0, Value::Null));
@@ -915,7 +919,7 @@ fn disable_all_resets_enabled_and_pending_accounts_only() {
     assert_code(&out, 0);
     assert_eq!(
         json(&out.stdout),
-        serde_json::json!({"disabled": [], "count": 0})
+        serde_json::json!({"disabled": [], "count": 0, "already_off": []})
     );
 }
 

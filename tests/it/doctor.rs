@@ -368,7 +368,7 @@ fn orphan_pending_enrollment_exits_3() {
     let f = &r.json["findings"][0];
     assert_eq!(f["code"], "orphan-pending");
     assert_eq!(f["place"], "pending");
-    assert_eq!(f["id"], carol.to_string());
+    assert_eq!(f["id"], carol);
     assert_eq!(r.json["findings"].as_array().unwrap().len(), 1);
 }
 

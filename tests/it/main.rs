@@ -27,4 +27,5 @@ mod readme;
 mod rotate;
 mod terminal;
 mod tools;
+mod ux;
 mod vectors;

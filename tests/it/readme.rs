@@ -21,7 +21,8 @@
 //!   command names (the first word after the subcommand), computed from the
 //!   secret the test knows (and retried once at a 30-second step boundary).
 //! - **A confirmation question** shown answered (an output line ending in
-//!   `? yes`) is answered by adding `--yes`: the test has no terminal.
+//!   `? [y/n] yes`, as mex2fa asks) is answered by adding `--yes`: the test
+//!   has no terminal.
 //! - **Enrolling at a terminal**: `$ mex2fa enroll USER` whose shown output
 //!   has the `code (1/3):` prompt. Without a terminal the command only prints
 //!   the QR code and leaves the enrollment pending, so the test plays the
@@ -251,7 +252,7 @@ impl Tour {
             .unwrap_or_default();
         let user = positional.get(1).map(|s| s.to_string());
         self.ran.push(sub.clone());
-        if shown.iter().any(|l| l.trim_end().ends_with("? yes")) {
+        if shown.iter().any(|l| l.trim_end().ends_with("? [y/n] yes")) {
             args.push("--yes".into());
         }
         let out = if args.iter().any(|a| a == "CODE") {

@@ -322,7 +322,7 @@ fn demo_without_clean_leaves_its_files_to_look_at() {
         [
             ("alice".to_string(), 1, "blob".to_string()),
             ("bob".to_string(), 0, "null".to_string()),
-            ("carol".to_string(), 0, "null".to_string()),
+            ("carol".to_string(), 1, "blob".to_string()),
         ]
     );
 }

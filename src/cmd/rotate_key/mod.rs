@@ -254,12 +254,13 @@ fn progress(shown: bool, total: u64, what: &str) -> indicatif::ProgressBar {
 
 impl Run for RotateKey {
     fn run(&self, cfg: &Config) -> Result<()> {
-        let started = Instant::now();
         let new = read_key_file(&self.new_key_file, "--new-key-file")?;
         let mut old = vec![cfg.master_key()?];
         for path in &self.old_key_file {
             old.push(read_key_file(path, "--old-key-file")?);
         }
+        // From here: the master key may have been typed at a prompt.
+        let mut started = Instant::now();
         if self.old_key_file.is_empty() && new.same_as(&old[0]) {
             return Err(Error::usage(
                 "the new key is the current master key; nothing would change: generate one with mex2fa keygen --out FILE",
@@ -297,6 +298,7 @@ impl Run for RotateKey {
                 report(cfg, &tally, true, started, None);
                 return Ok(());
             }
+            let asked = Instant::now();
             ui::confirm(
                 &format!(
                     "Re-encrypt {} under the new key ({} already under it)?",
@@ -305,6 +307,8 @@ impl Run for RotateKey {
                 ),
                 false,
             )?;
+            // The seconds reported are the work's, not the operator's at the question.
+            started += asked.elapsed();
         }
 
         let mut backup = match &self.backup {
