@@ -619,3 +619,45 @@ fn restore_leaves_a_secret_changed_since_the_rotation() {
         assert_eq!(log[0]["action"], "restore");
     });
 }
+
+/// A trigger that puts the old token back after the rotation writes bob's:
+/// the rotation reads back what is stored before it commits, names bob, and
+/// changes nothing.
+#[test]
+fn a_rotation_proves_what_is_stored_not_what_it_sent() {
+    each(Shape::APP, |db| {
+        enable(db, "alice");
+        enable(db, "bob");
+        db.sql(match db.backend {
+            Backend::Sqlite => {
+                "CREATE TRIGGER put_back AFTER UPDATE OF twofa_secret ON account
+                 WHEN NEW.username = 'bob'
+                 BEGIN
+                     UPDATE account SET twofa_secret = OLD.twofa_secret
+                     WHERE accountid = NEW.accountid;
+                 END;"
+            }
+            Backend::Postgres => {
+                "CREATE FUNCTION put_back() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN
+                     UPDATE account SET twofa_secret = OLD.twofa_secret
+                     WHERE accountid = NEW.accountid;
+                     RETURN NULL;
+                 END $$;
+                 CREATE TRIGGER put_back AFTER UPDATE OF twofa_secret ON account
+                 FOR EACH ROW WHEN (NEW.username = 'bob' AND pg_trigger_depth() = 0)
+                 EXECUTE FUNCTION put_back();"
+            }
+        });
+        let new = key_file(db, "new.key", KEY2);
+        let line = refused(
+            db,
+            db.cmd()
+                .args(["rotate-key", "--new-key-file", &new, "--yes"]),
+            5,
+        );
+        assert!(line.contains("not under the new key"), "{line}");
+        assert!(line.contains("'bob'"), "{line}");
+        assert!(!line.contains("'alice'"), "{line}");
+    });
+}

@@ -627,7 +627,7 @@ fn at_prompt(
     vars: &[(&str, &str)],
     args: &[&str],
     prompt: &str,
-    raw: bool,
+    line: bool,
     action: &str,
 ) -> Signalled {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/pty_signal.py");
@@ -649,7 +649,7 @@ fn at_prompt(
         "cwd": env.dir.path(),
         "timeout": 20,
         "prompt": prompt,
-        "raw": raw,
+        "line": line,
         "action": action,
     });
     let mut child = StdCommand::new(pty_python())
@@ -690,7 +690,7 @@ fn a_signal_at_a_prompt_leaves_the_terminal_as_it_was() {
     let keyed = [("MEX2FA_DB", db), ("TWOFA_MASTER_KEY", KEY)];
     let code_prompt = r"code from the authenticator app: ";
     let key_prompt = r"master key \(input hidden\): ";
-    for (vars, args, prompt, raw, action, signal) in [
+    for (vars, args, prompt, line, action, signal) in [
         (
             &keyed[..],
             &["verify", "alice"][..],
@@ -741,7 +741,7 @@ fn a_signal_at_a_prompt_leaves_the_terminal_as_it_was() {
         ),
     ] {
         let before = env.snapshot();
-        let run = at_prompt(&env, vars, args, prompt, raw, action);
+        let run = at_prompt(&env, vars, args, prompt, line, action);
         let what = format!("{args:?} at {action}");
         assert_eq!(run.exit, -signal, "{what}: ended so:\n{}", run.output);
         assert!(

@@ -145,7 +145,10 @@ fn every_command_help_shows_its_own_flags_first_then_the_settings_then_examples(
                 .fold(heading, |all, l| all + "\n" + l)
         };
         for (heading_at, flags) in [
-            (database, &["--db <PATH>", "--table", "--busy-timeout"][..]),
+            (
+                database,
+                &["--db <PATH|URL>", "--table", "--busy-timeout"][..],
+            ),
             (key, &["--master-key-file"][..]),
             (output, &["--json", "--quiet"][..]),
         ] {

@@ -4,10 +4,10 @@ prompt killed by Ctrl-C, SIGTERM or SIGHUP leaves echo on (tests/faults.rs).
 Python's standard library only.
 
 stdin:  JSON {"argv": [...], "env": {...}, "cwd": "...", "timeout": 20,
-              "prompt": REGEX, "raw": true|false, "action": "ctrl-c"|"TERM"|"HUP"|"INT"}
-        The action is taken once REGEX shows and the prompt has switched
-        echo off ("raw": false, a hidden prompt) or canonical mode off
-        ("raw": true, a single-key question). "ctrl-c" types the key.
+              "prompt": REGEX, "line": true|false, "action": "ctrl-c"|"TERM"|"HUP"|"INT"}
+        The action is taken once REGEX shows and, for a hidden prompt
+        ("line": false), the prompt has switched echo off; a question read
+        as a line ("line": true) switches nothing. "ctrl-c" types the key.
 stdout: JSON {"exit": N (negative: the signal that ended it),
               "output": "...", "missed": null or REGEX,
               "echo": bool, "icanon": bool, "isig": bool}  (after the exit)
@@ -47,10 +47,13 @@ def main():
             break
         text += chunk.decode("utf-8", "replace")
     if missed is None:
-        # The prompt is printed before the terminal is switched: wait for it.
-        flag = termios.ICANON if spec.get("raw") else termios.ECHO
-        while time.time() < deadline and termios.tcgetattr(fd)[3] & flag:
-            time.sleep(0.01)
+        if spec.get("line"):
+            # Nothing to wait for but the read that follows the prompt.
+            time.sleep(0.2)
+        else:
+            # The prompt is printed before echo goes off: wait for that.
+            while time.time() < deadline and termios.tcgetattr(fd)[3] & termios.ECHO:
+                time.sleep(0.01)
         action = spec["action"]
         if action == "ctrl-c":
             os.write(fd, b"\x03")

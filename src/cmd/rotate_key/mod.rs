@@ -231,6 +231,52 @@ fn write_all(tx: &mut dyn Tx, feed: &mut Feed) -> Result<u64> {
     writer.finish()
 }
 
+/// Reads back, before the commit, every token now stored and proves each
+/// decrypts under the new key: what counts is what the database holds, not
+/// what was sent (a trigger, say, may have put another value back).
+fn prove_stored(tx: &mut dyn Tx, new: &MasterKey) -> Result<()> {
+    let mut wrong: Vec<(Place, AccountId)> = Vec::new();
+    let mut count = 0u64;
+    for place in [Place::Account, Place::Pending] {
+        stream(
+            tx.token_pages(place, PAGE)?,
+            |row| {
+                row.value.is_blank() || row.value.token().is_some_and(|t| new.decrypt(t).is_some())
+            },
+            |rows, fine| {
+                for (row, ok) in rows.iter().zip(fine) {
+                    if !ok {
+                        count += 1;
+                        if wrong.len() < SHOWN {
+                            wrong.push((row.place, row.id.clone()));
+                        }
+                    }
+                }
+                Ok(())
+            },
+        )?;
+    }
+    if count == 0 {
+        return Ok(());
+    }
+    let mut named = Vec::new();
+    for (place, id) in &wrong {
+        let user = tx.user_of(*place, id)?;
+        named.push(describe(*place, id, &user));
+    }
+    Err(Error::db(format!(
+        "after writing, {} in the database {} not under the new key (a trigger or rule on the table changed what was written?): {}{}; nothing was changed",
+        ui::count(count, "stored token"),
+        if count == 1 { "is" } else { "are" },
+        named.join(", "),
+        if count > wrong.len() as u64 {
+            format!(" and {} more", count - wrong.len() as u64)
+        } else {
+            String::new()
+        }
+    )))
+}
+
 /// Whether progress bars are drawn: on a terminal, unless --quiet or --json.
 fn bar_shown(cfg: &Config) -> bool {
     !(cfg.quiet || cfg.json) && ui::stderr_is_tty()
@@ -383,6 +429,7 @@ impl Run for RotateKey {
                     tally.to_rotate()
                 )));
             }
+            prove_stored(tx, &new)?;
             tx.audit(AuditEntry {
                 os_user: &os_user,
                 action: "rotate-key",
