@@ -40,13 +40,10 @@ impl Target {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
         {
-            return Err(Error::setting(
-                Setting::Location,
-                format!(
-                    "'{}://' is not a database mex2fa knows; use a SQLite file path or a postgres:// URL",
-                    crate::ui::escape(scheme)
-                ),
-            ));
+            return Err(Error::usage(format!(
+                "'{}://' is not a database mex2fa knows; use a SQLite file path or a postgres:// URL",
+                crate::ui::escape(scheme)
+            )));
         }
         Ok(Target::Sqlite(PathBuf::from(text)))
     }

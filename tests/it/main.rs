@@ -20,6 +20,7 @@ mod hostile;
 mod hygiene;
 mod interop;
 mod output;
+mod postgres;
 mod powerloss;
 mod properties;
 mod qr;

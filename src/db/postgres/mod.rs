@@ -106,8 +106,9 @@ pub fn open(
     let user = location.user.clone().unwrap_or_default();
     if options.mode == Mode::ReadWrite {
         let may: bool = client
+            // Each asked for alone: given several, the function says whether any is held.
             .query_one(
-                "SELECT has_table_privilege($1::oid, 'SELECT, UPDATE')",
+                "SELECT has_table_privilege($1::oid, 'SELECT') AND has_table_privilege($1::oid, 'UPDATE')",
                 &[&m.oid],
             )
             .map_err(err)?
