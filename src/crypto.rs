@@ -650,6 +650,48 @@ mod tests {
         assert_eq!(dec(""), Some(vec![]));
     }
 
+    /// Per-token cost of what a rotation is made of. It measures, it does
+    /// not judge: `scripts/bench-crypto` runs it in a release build.
+    #[test]
+    #[ignore = "a benchmark: scripts/bench-crypto runs it in a release build"]
+    fn bench_per_token() {
+        use std::hint::black_box;
+        use std::time::Instant;
+        let old = MasterKey::parse(SPEC_KEY).unwrap();
+        let new = MasterKey::parse(&MasterKey::generate()).unwrap();
+        // A stored secret as the app writes it: pyotp's 32 base32 characters.
+        let plain = b"JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+        let token = old.encrypt_at(plain, 1_700_000_000);
+        let olds = std::slice::from_ref(&old);
+        let n = 100_000;
+        let time = |name: &str, f: &mut dyn FnMut()| {
+            let mut rounds: Vec<f64> = (0..7)
+                .map(|_| {
+                    let t = Instant::now();
+                    (0..n).for_each(|_| f());
+                    t.elapsed().as_nanos() as f64 / f64::from(n)
+                })
+                .collect();
+            rounds.sort_by(f64::total_cmp);
+            println!(
+                "{name:<32} {:>6.0} ns/token (median of 7; best {:.0})",
+                rounds[3], rounds[0]
+            );
+        };
+        time("decrypt", &mut || {
+            black_box(old.decrypt(black_box(&token)));
+        });
+        time("encrypt_at", &mut || {
+            black_box(new.encrypt_at(black_box(plain), 1_700_000_000));
+        });
+        time("reencrypt + opens_at (rotation)", &mut || {
+            let Reencrypted::Rotated(r) = reencrypt(black_box(&token), &new, olds) else {
+                panic!("the token did not rotate");
+            };
+            assert!(new.opens_at(&r.token, r.timestamp));
+        });
+    }
+
     #[test]
     fn far_future_token_decrypts_like_python() {
         let key = MasterKey::parse(SPEC_KEY).unwrap();
