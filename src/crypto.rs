@@ -13,9 +13,9 @@
 //! `hmac` over `sha2` for the MAC, `cbc` over `aes` for AES-128-CBC and
 //! PKCS7. Both are keyed once per key: the AES key schedule is borrowed by
 //! each token's CBC state, and the HMAC state after the key blocks is cloned
-//! per token. What is written here is only Fernet's framing and Python's
-//! parsing of keys and tokens (the `fernet` crate and Python cross-check it
-//! in the tests).
+//! per token (and the clone wiped when dropped, as the key's own state is).
+//! What is written here is only Fernet's framing and Python's parsing of keys
+//! and tokens (the `fernet` crate and Python cross-check it in the tests).
 
 use std::cell::RefCell;
 
