@@ -1,27 +1,32 @@
 //! Fernet master keys and tokens, byte-compatible with Python's `cryptography.fernet`.
 //!
 //! Fernet is small: `0x80 ‖ u64 BE timestamp ‖ IV ‖ AES-128-CBC(PKCS7) ‖
-//! HMAC-SHA256`, URL-safe base64. It is built here on the RustCrypto
-//! primitives (the same ones the `fernet` crate uses, which the unit tests
-//! keep as a cross-check) because the app's side needs what that crate lacks:
+//! HMAC-SHA256`, URL-safe base64. It is built here on the RustCrypto crates
+//! (as the `fernet` crate is, which the unit tests keep as a cross-check)
+//! rather than on that crate because the app's side needs what it lacks:
 //! key checks that say what is wrong, both base64 alphabets, tokens read
 //! exactly as Python's `urlsafe_b64decode` reads them, decryption with no TTL
 //! *and* no clock-skew check (Python's `Fernet.decrypt(token)` has neither),
 //! re-encryption that keeps a token's timestamp (as
 //! `MultiFernet.rotate`), and a key-rotation hot path without allocations,
-//! key schedules or a syscall per token. The block cipher and the SHA-256
-//! compression are RustCrypto's (`aes`, `sha2`, with their CPU instructions);
-//! the CBC chaining, PKCS7 and HMAC around them are the few lines below, so
-//! that a token costs three SHA-256 compressions per MAC and no copies of key
-//! state (the `hmac` and `fernet` crates cross-check them in the tests).
+//! key schedules or a syscall per token. The cryptography is RustCrypto's:
+//! `hmac` over `sha2` for the MAC, `cbc` over `aes` for AES-128-CBC and
+//! PKCS7. Both are keyed once per key: the AES key schedule is borrowed by
+//! each token's CBC state, and the HMAC state after the key blocks is cloned
+//! per token (and the clone wiped when dropped, as the key's own state is).
+//! What is written here is only Fernet's framing and Python's parsing of keys
+//! and tokens (the `fernet` crate and Python cross-check it in the tests).
 
 use std::cell::RefCell;
 
 use aes::Aes128;
+use aes::cipher::block_padding::Pkcs7;
 use aes::cipher::generic_array::GenericArray;
-use aes::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
+use aes::cipher::{BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
 
 /// version (1) + timestamp (8) + IV (16)
@@ -64,9 +69,10 @@ impl std::fmt::Display for KeyProblem {
     }
 }
 
-/// A Fernet key. Its bytes (and the AES key schedule) are wiped when dropped.
+/// A Fernet key. Its bytes, the AES key schedule and the keyed HMAC state
+/// are wiped when dropped (the crates' `zeroize` features).
 pub struct MasterKey {
-    mac: HmacKey,
+    mac: Hmac<Sha256>,
     aes: Aes128,
     /// Canonical text form: 44-char padded URL-safe base64.
     text: Zeroizing<String>,
@@ -105,7 +111,8 @@ impl MasterKey {
         }
         let bytes = &bytes[..32];
         let text = Zeroizing::new(URL_SAFE.encode(bytes));
-        let mac = HmacKey::new(&bytes[..16]);
+        let mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&bytes[..16])
+            .expect("HMAC takes a key of any length");
         let aes = Aes128::new_from_slice(&bytes[16..]).expect("16-byte AES key");
         Ok(MasterKey { mac, aes, text })
     }
@@ -156,23 +163,23 @@ impl MasterKey {
     /// The message of a token for `plaintext` (see [`sealed_len`]), with a
     /// fresh IV: header, AES-CBC ciphertext, MAC.
     fn seal(&self, plaintext: &[u8], timestamp: u64, msg: &mut [u8]) {
-        let padded = msg.len() - HEADER - MAC;
+        fill_iv(&mut msg[9..HEADER]);
+        self.seal_with_iv(plaintext, timestamp, msg);
+    }
+
+    /// [`seal`](Self::seal) around the IV already in `msg[9..25]`.
+    fn seal_with_iv(&self, plaintext: &[u8], timestamp: u64, msg: &mut [u8]) {
+        let signed = msg.len() - MAC;
         msg[0] = 0x80;
         msg[1..9].copy_from_slice(&timestamp.to_be_bytes());
-        fill_iv(&mut msg[9..HEADER]);
-        let (head, body) = msg.split_at_mut(HEADER);
-        body[..plaintext.len()].copy_from_slice(plaintext);
-        // PKCS7, then AES-CBC in place: no copy of the plaintext is left behind.
-        body[plaintext.len()..padded].fill((padded - plaintext.len()) as u8);
-        let mut chain: [u8; 16] = head[9..HEADER].try_into().expect("16-byte IV");
-        for block in body[..padded].chunks_exact_mut(16) {
-            block.iter_mut().zip(&chain).for_each(|(b, c)| *b ^= c);
-            let block = GenericArray::from_mut_slice(block);
-            self.aes.encrypt_block(block);
-            chain.copy_from_slice(block);
-        }
-        let tag = self.mac.tag(&msg[..HEADER + padded]);
-        msg[HEADER + padded..].copy_from_slice(&tag);
+        let (head, body) = msg[..signed].split_at_mut(HEADER);
+        let iv = GenericArray::from_slice(&head[9..]);
+        // PKCS7 and AES-CBC from the plaintext straight into the token.
+        cbc::Encryptor::<&Aes128>::inner_iv_init(&self.aes, iv)
+            .encrypt_padded_b2b_mut::<Pkcs7>(plaintext, body)
+            .expect("sealed_len leaves room for the padding");
+        let tag = self.mac.clone().chain_update(&msg[..signed]).finalize();
+        msg[signed..].copy_from_slice(&tag.into_bytes());
     }
 
     /// Decrypts a stored token with no TTL and no clock-skew check, like
@@ -210,8 +217,7 @@ impl MasterKey {
         }
         let (msg, tag) = data.split_at(data.len() - MAC);
         // Compared in constant time, as Python's HMAC.verify does.
-        let ours = self.mac.tag(msg);
-        ours.iter().zip(tag).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        self.mac.clone().chain_update(msg).verify_slice(tag).is_ok()
     }
 
     /// Decrypts decoded token bytes in place, as Python does: MAC first, then
@@ -230,106 +236,14 @@ impl MasterKey {
         let end = data.len() - MAC;
         let timestamp = u64::from_be_bytes(data[1..9].try_into().expect("8 bytes"));
         let (head, body) = data[..end].split_at_mut(HEADER);
-        if body.is_empty() || body.len() % 16 != 0 {
-            return None;
-        }
-        // AES-CBC in place, back to front: each block's chain value is the
-        // ciphertext block before it, still intact.
-        let blocks = body.len() / 16;
-        for i in (0..blocks).rev() {
-            let (before, rest) = body.split_at_mut(i * 16);
-            let block = GenericArray::from_mut_slice(&mut rest[..16]);
-            self.aes.decrypt_block(block);
-            let chain = if i == 0 {
-                &head[9..HEADER]
-            } else {
-                &before[(i - 1) * 16..]
-            };
-            block.iter_mut().zip(chain).for_each(|(b, c)| *b ^= c);
-        }
-        // PKCS7, checked as the `cryptography` unpadder checks it.
-        let pad = usize::from(body[body.len() - 1]);
-        if pad == 0
-            || pad > 16
-            || body[body.len() - pad..]
-                .iter()
-                .any(|&b| usize::from(b) != pad)
-        {
-            return None;
-        }
-        let len = body.len() - pad;
-        Some((timestamp, &body[..len]))
-    }
-}
-
-/// HMAC-SHA256 with a fixed key: the SHA-256 states after the inner and outer
-/// key blocks are computed once, so a token's tag costs three compressions
-/// and nothing else (RFC 2104; cross-checked against the `hmac` crate).
-struct HmacKey {
-    inner: [u32; 8],
-    outer: [u32; 8],
-}
-
-/// SHA-256's initial state (FIPS 180-4, 5.3.3).
-const SHA256_IV: [u32; 8] = [
-    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-];
-
-fn compress(state: &mut [u32; 8], blocks: &[u8]) {
-    for block in blocks.chunks_exact(64) {
-        sha2::compress256(state, std::slice::from_ref(GenericArray::from_slice(block)));
-    }
-}
-
-impl HmacKey {
-    /// For keys of up to 64 bytes (Fernet's signing key is 16).
-    fn new(key: &[u8]) -> HmacKey {
-        let mut pad = Zeroizing::new([0u8; 64]);
-        let mut state = |byte: u8| {
-            pad.fill(byte);
-            pad.iter_mut().zip(key).for_each(|(p, k)| *p ^= k);
-            let mut st = SHA256_IV;
-            compress(&mut st, pad.as_ref());
-            st
-        };
-        HmacKey {
-            inner: state(0x36),
-            outer: state(0x5c),
-        }
-    }
-
-    fn tag(&self, msg: &[u8]) -> [u8; 32] {
-        let mut st = self.inner;
-        let whole = msg.len() / 64 * 64;
-        compress(&mut st, &msg[..whole]);
-        // SHA-256 padding: 0x80, zeros, the bit length of key block + message.
-        let tail = &msg[whole..];
-        let mut last = [0u8; 128];
-        last[..tail.len()].copy_from_slice(tail);
-        last[tail.len()] = 0x80;
-        let n = if tail.len() + 9 <= 64 { 64 } else { 128 };
-        last[n - 8..n].copy_from_slice(&((64 + msg.len() as u64) * 8).to_be_bytes());
-        compress(&mut st, &last[..n]);
-        let mut outer = [0u8; 64];
-        for (o, w) in outer.chunks_exact_mut(4).zip(st) {
-            o.copy_from_slice(&w.to_be_bytes());
-        }
-        outer[32] = 0x80;
-        outer[56..].copy_from_slice(&((64u64 + 32) * 8).to_be_bytes());
-        let mut st = self.outer;
-        compress(&mut st, &outer);
-        let mut tag = [0u8; 32];
-        for (t, w) in tag.chunks_exact_mut(4).zip(st) {
-            t.copy_from_slice(&w.to_be_bytes());
-        }
-        tag
-    }
-}
-
-impl Drop for HmacKey {
-    fn drop(&mut self) {
-        self.inner.zeroize();
-        self.outer.zeroize();
+        let iv = GenericArray::from_slice(&head[9..]);
+        // AES-CBC in place, then PKCS7 checked as the `cryptography` unpadder
+        // checks it (1 to 16 bytes, all equal). A ciphertext that is empty or
+        // not whole blocks is refused, as Python refuses it.
+        let plain = cbc::Decryptor::<&Aes128>::inner_iv_init(&self.aes, iv)
+            .decrypt_padded_mut::<Pkcs7>(body)
+            .ok()?;
+        Some((timestamp, plain))
     }
 }
 
@@ -566,53 +480,91 @@ mod tests {
     }
 
     #[test]
-    fn hmac_matches_the_hmac_crate_at_every_length() {
-        use hmac::{Hmac, Mac};
-        let key = b"0123456789abcdef";
-        let ours = HmacKey::new(key);
-        let msg: Vec<u8> = (0..300u32).map(|i| (i * 7 + 3) as u8).collect();
-        for len in 0..msg.len() {
-            let mut theirs = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).unwrap();
-            theirs.update(&msg[..len]);
+    fn the_spec_token_is_generated_byte_for_byte() {
+        // The spec's "generate" vector: its IV is 00 01 .. 0f.
+        let key = MasterKey::parse(SPEC_KEY).unwrap();
+        let mut msg = [0u8; HEADER + 16 + MAC];
+        msg[9..HEADER]
+            .iter_mut()
+            .zip(0u8..)
+            .for_each(|(b, i)| *b = i);
+        key.seal_with_iv(b"hello", 499162800, &mut msg);
+        assert_eq!(encode(&msg), SPEC_TOKEN);
+    }
+
+    #[test]
+    fn every_length_interoperates_with_the_fernet_crate() {
+        // The `fernet` crate frames tokens itself, over the previous `hmac`
+        // and `sha2` releases. Plaintexts of 0 to 299 bytes make 1 to 19 AES
+        // blocks and MAC inputs of 1 to 6 SHA-256 blocks, with the SHA-256
+        // padding in the last block and spilling into a new one.
+        let ours = MasterKey::parse(SPEC_KEY).unwrap();
+        let theirs = fernet::Fernet::new(SPEC_KEY).unwrap();
+        let plain: Vec<u8> = (0..300u32).map(|i| (i * 7 + 3) as u8).collect();
+        for len in 0..plain.len() {
+            let t = ours.encrypt_at(&plain[..len], 1_000 + len as u64);
+            assert_eq!(theirs.decrypt(&t).unwrap(), &plain[..len], "{len}");
+            let t = theirs.encrypt_at_time(&plain[..len], 1_000 + len as u64);
             assert_eq!(
-                ours.tag(&msg[..len]),
-                theirs.finalize().into_bytes().as_slice(),
+                ours.decrypt_timed(&t).unwrap(),
+                (1_000 + len as u64, Zeroizing::new(plain[..len].to_vec())),
                 "{len}"
             );
         }
     }
 
+    /// A token whose MAC is right (only the key holder can make one) over a
+    /// body that is not a PKCS7-padded AES-CBC ciphertext: `body` is the
+    /// plaintext blocks, encrypted here with AES-ECB so that CBC decryption
+    /// under a zero IV recovers them only when there is one block.
+    fn signed_raw(key: &MasterKey, body: &[u8]) -> Vec<u8> {
+        use aes::cipher::BlockEncrypt;
+        let mut data = vec![0x80; HEADER];
+        data[1..HEADER].fill(0);
+        data.extend_from_slice(body);
+        for block in data[HEADER..].chunks_exact_mut(16) {
+            key.aes.encrypt_block(GenericArray::from_mut_slice(block));
+        }
+        let tag = key.mac.clone().chain_update(&data).finalize().into_bytes();
+        data.extend_from_slice(&tag);
+        data
+    }
+
     #[test]
     fn bad_padding_under_a_good_mac_is_refused() {
         let key = MasterKey::parse(SPEC_KEY).unwrap();
-        // Plaintexts of every length round-trip; a token whose padding is
-        // wrong but whose MAC is right (only the key holder can make one) fails.
+        let theirs = fernet::Fernet::new(SPEC_KEY).unwrap();
+        // Plaintexts of every length round-trip.
         for len in 0..50 {
             let plain = vec![b'A'; len];
             let t = key.encrypt_at(&plain, 7);
             assert_eq!(key.decrypt_timed(&t).unwrap(), (7, Zeroizing::new(plain)));
         }
-        let mut data = [0u8; HEADER + 16 + MAC];
-        data[0] = 0x80;
-        let mut block = [3u8; 16]; // pad byte 3 but the bytes before it are not all 3
-        block[14] = 9;
-        let iv = [0u8; 16];
-        block.iter_mut().zip(&iv).for_each(|(b, c)| *b ^= c);
-        key.aes
-            .encrypt_block(GenericArray::from_mut_slice(&mut block));
-        data[HEADER..HEADER + 16].copy_from_slice(&block);
-        let tag = key.mac.tag(&data[..HEADER + 16]);
-        data[HEADER + 16..].copy_from_slice(&tag);
+        let mut good = [b'x'; 16];
+        good[13..].fill(3);
+        let data = signed_raw(&key, &good);
         assert!(key.signed(&data));
-        assert!(key.open(&mut data.clone()).is_none());
-        let token = URL_SAFE.encode(data);
-        assert!(key.decrypt(&token).is_none());
-        assert!(
-            fernet::Fernet::new(SPEC_KEY)
-                .unwrap()
-                .decrypt(&token)
-                .is_err()
+        assert_eq!(
+            key.decrypt(&URL_SAFE.encode(&data)).unwrap().as_slice(),
+            b"xxxxxxxxxxxxx"
         );
+        // Python's unpadder refuses these, and so does the `fernet` crate:
+        // pad byte 3 over a byte that is not 3; pad bytes 0 and 17; a
+        // ciphertext that is not whole blocks.
+        let mut not_all = good;
+        not_all[14] = 9;
+        let mut zero = good;
+        zero[15] = 0;
+        let mut too_long = [17u8; 16];
+        too_long[0] = b'x';
+        for body in [&not_all[..], &zero, &too_long, &[3u8; 20]] {
+            let data = signed_raw(&key, body);
+            assert!(key.signed(&data));
+            assert!(key.open(&mut data.clone()).is_none(), "{body:?}");
+            let token = URL_SAFE.encode(&data);
+            assert!(key.decrypt(&token).is_none(), "{body:?}");
+            assert!(theirs.decrypt(&token).is_err(), "{body:?}");
+        }
     }
 
     #[test]
@@ -648,6 +600,48 @@ mod tests {
         assert_eq!(dec("aGVsbA==junk"), Some(b"hell".to_vec())); // stops at the pad
         assert_eq!(dec("a"), None);
         assert_eq!(dec(""), Some(vec![]));
+    }
+
+    /// Per-token cost of what a rotation is made of. It measures, it does
+    /// not judge: `scripts/bench-crypto` runs it in a release build.
+    #[test]
+    #[ignore = "a benchmark: scripts/bench-crypto runs it in a release build"]
+    fn bench_per_token() {
+        use std::hint::black_box;
+        use std::time::Instant;
+        let old = MasterKey::parse(SPEC_KEY).unwrap();
+        let new = MasterKey::parse(&MasterKey::generate()).unwrap();
+        // A stored secret as the app writes it: pyotp's 32 base32 characters.
+        let plain = b"JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+        let token = old.encrypt_at(plain, 1_700_000_000);
+        let olds = std::slice::from_ref(&old);
+        let n = 100_000;
+        let time = |name: &str, f: &mut dyn FnMut()| {
+            let mut rounds: Vec<f64> = (0..7)
+                .map(|_| {
+                    let t = Instant::now();
+                    (0..n).for_each(|_| f());
+                    t.elapsed().as_nanos() as f64 / f64::from(n)
+                })
+                .collect();
+            rounds.sort_by(f64::total_cmp);
+            println!(
+                "{name:<32} {:>6.0} ns/token (median of 7; best {:.0})",
+                rounds[3], rounds[0]
+            );
+        };
+        time("decrypt", &mut || {
+            black_box(old.decrypt(black_box(&token)));
+        });
+        time("encrypt_at", &mut || {
+            black_box(new.encrypt_at(black_box(plain), 1_700_000_000));
+        });
+        time("reencrypt + opens_at (rotation)", &mut || {
+            let Reencrypted::Rotated(r) = reencrypt(black_box(&token), &new, olds) else {
+                panic!("the token did not rotate");
+            };
+            assert!(new.opens_at(&r.token, r.timestamp));
+        });
     }
 
     #[test]

@@ -18,7 +18,7 @@ use models::{base32, code_model, key_model};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use mex2fa::crypto::MasterKey;
 use mex2fa::totp::{Code, Secret, provisioning_uri};
 use proptest::prelude::*;
@@ -41,7 +41,7 @@ fn signed_token(key: &[u8; 32], ts: u64, iv: &[u8; 16], body: &[u8]) -> String {
     msg.extend_from_slice(&ts.to_be_bytes());
     msg.extend_from_slice(iv);
     msg.extend_from_slice(body);
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key[..16]).expect("hmac");
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key[..16]).expect("hmac");
     mac.update(&msg);
     msg.extend_from_slice(&mac.finalize().into_bytes());
     URL_SAFE.encode(msg)
