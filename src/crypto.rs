@@ -606,6 +606,7 @@ mod tests {
     /// not judge: `scripts/bench-crypto` runs it in a release build.
     #[test]
     #[ignore = "a benchmark: scripts/bench-crypto runs it in a release build"]
+    #[allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
     fn bench_per_token() {
         use std::hint::black_box;
         use std::time::Instant;
