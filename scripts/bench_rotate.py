@@ -5,7 +5,10 @@
 - the floor: the same database, one SQL-only UPDATE rewriting the column, no crypto
 
 The database is built as the app builds it: pyotp.random_base32() secrets,
-Fernet(key).encrypt(secret.encode()) stored as BLOB.
+Fernet(key).encrypt(secret.encode()) stored as bytes (a SQLite BLOB, or
+PostgreSQL bytea through psycopg). On PostgreSQL each run gets a fresh copy
+(CREATE DATABASE ... TEMPLATE), and every contender connects over TCP without
+TLS, as a local app would.
 """
 import os
 import shutil
@@ -41,6 +44,76 @@ con.execute("COMMIT")
 """
 
 
+PG_ROTATE = r"""
+import sys, psycopg
+from cryptography.fernet import Fernet, MultiFernet
+url, old, new = sys.argv[1:4]
+mf = MultiFernet([Fernet(new.encode()), Fernet(old.encode())])
+with psycopg.connect(url) as con:
+    rows = con.execute("SELECT accountid, twofa_secret FROM account WHERE twofa_secret IS NOT NULL FOR UPDATE").fetchall()
+    with con.cursor() as cur:
+        cur.executemany("UPDATE account SET twofa_secret = %s WHERE accountid = %s",
+                        [(mf.rotate(bytes(tok)), i) for i, tok in rows])
+"""
+
+# Same-length random bytes for every token, on the server: no crypto, no transfer.
+PG_FLOOR = r"""
+import sys, psycopg
+with psycopg.connect(sys.argv[1]) as con:
+    con.execute("UPDATE account SET twofa_secret = substring(decode(repeat(md5(random()::text), 8), 'hex') FROM 1 FOR length(twofa_secret)) WHERE twofa_secret IS NOT NULL")
+"""
+
+
+def pg_url(dbname):
+    import psycopg.conninfo
+    base = psycopg.conninfo.conninfo_to_dict(os.environ["MEX2FA_TEST_PG_URL"])
+    return (f"postgres://{base['user']}:{base['password']}@{base['host']}:{base['port']}/{dbname}"
+            "?sslmode=disable")
+
+
+def pg_admin():
+    import psycopg
+    return psycopg.connect(pg_url("postgres"), autocommit=True)
+
+
+def pg_build(n, key):
+    """The base database, built once: accounts copied in, then vacuumed."""
+    f = Fernet(key.encode())
+    with pg_admin() as a:
+        a.execute("DROP DATABASE IF EXISTS bench_base WITH (FORCE)")
+        a.execute("CREATE DATABASE bench_base")
+    import psycopg
+    with psycopg.connect(pg_url("bench_base")) as con:
+        con.execute("""CREATE TABLE account (
+             accountid serial PRIMARY KEY, username text UNIQUE NOT NULL, email text,
+             password text, twofa_enabled boolean DEFAULT false, twofa_secret bytea)""")
+        with con.cursor().copy(
+            "COPY account (username, email, password, twofa_enabled, twofa_secret) FROM STDIN"
+        ) as copy:
+            for i in range(n):
+                copy.write_row((f"user{i}", f"user{i}@example.com", "pbkdf2:sha256:600000$x$y", True,
+                                f.encrypt(pyotp.random_base32().encode())))
+    with psycopg.connect(pg_url("bench_base"), autocommit=True) as con:
+        con.execute("VACUUM ANALYZE account")
+        size = con.execute("SELECT pg_database_size('bench_base')").fetchone()[0]
+    return size
+
+
+def pg_copy(name):
+    with pg_admin() as a:
+        a.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        a.execute(f"CREATE DATABASE {name} TEMPLATE bench_base")
+        a.execute("CHECKPOINT")
+
+
+def pg_sample(name, key):
+    import psycopg
+    mf = Fernet(key.encode())
+    with psycopg.connect(pg_url(name)) as con:
+        rows = con.execute("SELECT twofa_secret FROM account ORDER BY random() LIMIT 50").fetchall()
+    return all(pyotp.TOTP(mf.decrypt(bytes(s)).decode()).now() for (s,) in rows)
+
+
 def build(path, n, key):
     f = Fernet(key.encode())
     con = sqlite3.connect(path)
@@ -72,8 +145,12 @@ def timed(cmd, env=None):
 
 
 def main():
-    exe = os.path.abspath(sys.argv[1])
-    args = sys.argv[2:]
+    args = sys.argv[1:]
+    backend = "sqlite"
+    if args[:1] == ["--backend"]:
+        backend, args = args[1], args[2:]
+    exe = os.path.abspath(args[0])
+    args = args[1:]
     runs = 5
     if "--runs" in args:
         i = args.index("--runs")
@@ -85,8 +162,8 @@ def main():
             old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
             base = os.path.join(d, "base.db")
             t = time.perf_counter()
-            build(base, n, old)
-            print(f"N = {n}: built {os.path.getsize(base) / 1e6:.1f} MB in {time.perf_counter() - t:.1f} s; "
+            size = pg_build(n, old) if backend == "postgres" else (build(base, n, old) or os.path.getsize(base))
+            print(f"N = {n} on {backend}: built {size / 1e6:.1f} MB in {time.perf_counter() - t:.1f} s; "
                   f"{runs} runs each, interleaved")
             newkey = os.path.join(d, "new.key")
             with open(newkey, "w") as fh:
@@ -97,6 +174,23 @@ def main():
             # Interleaved, so that a noisy moment of the machine hits all three alike.
             for _ in range(runs):
                 for name in walls:
+                    if backend == "postgres":
+                        pg_copy(f"bench_{name}")
+                        url = pg_url(f"bench_{name}")
+                        if name == "mex2fa":
+                            env = {"PATH": os.environ["PATH"], "TWOFA_MASTER_KEY": old, "MEX2FA_DB": url}
+                            cmd = [exe, "--quiet", "rotate-key", "--new-key-file", newkey, "--yes"]
+                        elif name == "python":
+                            env, cmd = None, [sys.executable, "-c", PG_ROTATE, url, old, new]
+                        else:
+                            env, cmd = None, [sys.executable, "-c", PG_FLOOR, url]
+                        wall, peak = timed(cmd, env)
+                        walls[name].append(wall)
+                        if name == "mex2fa":
+                            rss = max(rss, peak)
+                        if name in ("mex2fa", "python"):
+                            assert pg_sample(f"bench_{name}", new), name
+                        continue
                     db = os.path.join(d, f"{name}.db")
                     shutil.copyfile(base, db)
                     os.sync()  # the copy's dirty pages must not be flushed by the run's fsync

@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-/// Exit codes from the contract (§6). Scripts depend on these numbers.
+/// The exit codes of the README's table. Scripts depend on these numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Exit {

@@ -28,7 +28,7 @@ use std::process::ExitCode;
 use crate::cmd::Run;
 use crate::error::{Error, Exit};
 
-/// Parse → checked configuration → run → exit code (contract §6).
+/// Parse → checked configuration → run → exit code (the README's exit-code table).
 pub fn main() -> ExitCode {
     // A TAB in a shell that sourced `mex2fa completions SHELL` lands here.
     cmd::completions::answer_if_asked();

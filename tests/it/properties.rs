@@ -197,7 +197,7 @@ proptest! {
 /// pyotp's URIs for three names go through the same parser (a test of the
 /// parser).
 #[test]
-fn otpauth_parser_reads_the_contract_examples_and_refuses_garbage() {
+fn otpauth_parser_reads_pyotps_examples_and_refuses_garbage() {
     let s = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
     for (name, label) in [
         ("alice", "MeXanimatoR:alice"),
@@ -205,7 +205,7 @@ fn otpauth_parser_reads_the_contract_examples_and_refuses_garbage() {
         ("bob smith", "MeXanimatoR:bob%20smith"),
     ] {
         let uri = format!("otpauth://totp/{label}?secret={s}&issuer=MeXanimatoR");
-        otpauth::check_round_trip(&uri, name, "MeXanimatoR", s).expect("contract example");
+        otpauth::check_round_trip(&uri, name, "MeXanimatoR", s).expect("pyotp example");
     }
     for bad in [
         "otpauth://totp/MeXanimatoR:bob smith?secret=A&issuer=MeXanimatoR",
