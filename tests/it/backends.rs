@@ -661,3 +661,33 @@ fn a_rotation_proves_what_is_stored_not_what_it_sent() {
         assert!(!line.contains("'alice'"), "{line}");
     });
 }
+
+/// `enroll` draws its QR code on every backend, and `enroll --code` with a
+/// wrong code leaves the enrollment pending (exit 1).
+#[test]
+fn enroll_draws_the_code_and_a_wrong_first_code_leaves_it_pending() {
+    each(Shape::APP, |db| {
+        let out = run(db.cmd().args(["enroll", "carol"]));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(
+            stdout(&out)
+                .lines()
+                .filter(|l| l.contains('▀') || l.contains('█'))
+                .count()
+                > 10,
+            "no QR code drawn:\n{}",
+            stdout(&out)
+        );
+        let out = run(db
+            .cmd()
+            .args(["--json", "enroll", "bob", "--no-qr", "--code", "000000"]));
+        let status = json(&run(db.cmd().args(["--json", "status", "bob"])));
+        if out.status.code() == Some(1) {
+            assert_eq!(status[0]["pending"], true, "{status}");
+            assert_eq!(status[0]["enabled"], false);
+        } else {
+            // 000000 happened to be the code of the moment.
+            assert_eq!(out.status.code(), Some(0));
+        }
+    });
+}

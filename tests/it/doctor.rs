@@ -659,3 +659,63 @@ fn fix_leaves_other_findings_and_reports_them() {
     assert_eq!(codes, ["disabled-with-secret"]);
     assert_eq!(pending_users(&env), ["dave"]);
 }
+
+/// An enabled flag that is not 0 or 1 reads as the app reads it, by Python's
+/// truthiness of what sqlite3 returns (the text 'false' is on, '' is off),
+/// in every command; doctor names each such row.
+#[test]
+fn flags_other_than_0_or_1_read_as_the_app_reads_them_and_doctor_names_each() {
+    let env = TestEnv::new();
+    let flags = [
+        ("f_two", "2", true),
+        ("f_minus", "-1", true),
+        ("f_yes", "'yes'", true),
+        ("f_no", "'no'", true),
+        ("f_half", "0.5", true),
+        ("f_blob", "x'01'", true),
+        ("f_false", "'false'", true),
+        ("f_empty", "''", false),
+    ];
+    {
+        let conn = env.conn();
+        for (user, flag, _) in flags {
+            conn.execute(
+                &format!("INSERT INTO account (username, twofa_enabled) VALUES ('{user}', {flag})"),
+                [],
+            )
+            .unwrap();
+        }
+    }
+    let out = env.cmd().args(["--json", "status"]).output().unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for (user, _, on) in flags {
+        let row = status
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["user"] == user)
+            .unwrap();
+        assert_eq!(row["enabled"], on, "{user}: {row}");
+    }
+    let out = env.cmd().args(["--json", "doctor"]).output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut named: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "odd-flag")
+        .map(|f| f["user"].as_str().unwrap())
+        .collect();
+    named.sort();
+    let mut want: Vec<&str> = flags.iter().map(|(u, _, _)| *u).collect();
+    want.sort();
+    assert_eq!(named, want, "{doc}");
+    // `disable --all` takes exactly the accounts the app sees as enabled.
+    let out = env
+        .cmd()
+        .args(["--json", "disable", "--all", "--yes"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["count"], 7, "{doc}");
+}

@@ -1009,3 +1009,86 @@ fn an_empty_stored_secret_is_reported_as_no_token_not_as_a_wrong_key() {
         assert!(!line.contains("master key"), "{stored:?}: {line}");
     }
 }
+
+/// A rotation, and a restore, that run out of space on the database's own
+/// disk: exit 5, nothing changed, and the disk left as it was (no journal
+/// file taking space afterwards).
+#[test]
+fn a_full_database_disk_fails_a_rotation_or_restore_and_leaves_no_journal() {
+    let disk = Tmpfs::mount();
+    let env = TestEnv::new();
+    let token = fernet_encrypt(KEY, &secret_for(3));
+    env.conn()
+        .execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 120)
+             INSERT INTO account (username, twofa_enabled, twofa_secret)
+             SELECT 'bulk' || i, 1, CAST(?1 AS BLOB) FROM n",
+            [&token],
+        )
+        .unwrap();
+    let new_key = env.write_key("new.key", KEY2);
+    // A backup to restore, made while there is room.
+    let backup = env.path("b.bak");
+    let made = run(std_cmd(
+        &env,
+        &[
+            "rotate-key",
+            "--new-key-file",
+            new_key.to_str().unwrap(),
+            "--backup",
+            backup.to_str().unwrap(),
+            "--yes",
+        ],
+    ));
+    assert_eq!(code(&made), 0, "{}", stderr(&made));
+    let rotated = env.snapshot();
+    let db = disk.path("app.db");
+    std::fs::write(&db, &rotated).unwrap();
+    disk.fill(2048);
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(disk.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing();
+    let other_key = env.write_key("other.key", KEY3);
+    let old_key = env.write_key("old.key", KEY);
+    for (what, args) in [
+        (
+            "rotate-key",
+            vec![
+                "rotate-key",
+                "--new-key-file",
+                other_key.to_str().unwrap(),
+                "--yes",
+            ],
+        ),
+        (
+            "restore",
+            vec![
+                "restore",
+                "--backup",
+                backup.to_str().unwrap(),
+                "--old-key-file",
+                old_key.to_str().unwrap(),
+                "--yes",
+                "--allow-mixed",
+            ],
+        ),
+    ] {
+        let mut c = std_cmd(&env, &args);
+        c.env("MEX2FA_DB", &db).env("TWOFA_MASTER_KEY", KEY2);
+        let out = run(c);
+        let line = one_line(&out, 5);
+        assert!(line.contains("full"), "{what}: {line}");
+        assert_eq!(listing(), before, "{what}: files left on the full disk");
+        assert_eq!(
+            std::fs::read(&db).unwrap(),
+            rotated,
+            "{what}: the database changed"
+        );
+    }
+}

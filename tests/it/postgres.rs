@@ -439,3 +439,42 @@ fn a_table_on_the_search_path_is_found() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+/// A token stored as hex text (what psycopg leaves when an app binds Python
+/// bytes to a text column): doctor names it, --fix turns it back, and the
+/// app logs in with it again.
+#[test]
+fn doctor_turns_hex_text_back_into_the_token() {
+    let db = Db::new(
+        Backend::Postgres,
+        Shape {
+            text_secret: true,
+            ..Shape::APP
+        },
+    );
+    let secret = secret_for(5);
+    db.app_store(KEY, "alice", &secret);
+    db.sql("UPDATE account SET twofa_secret = convert_to(twofa_secret, 'UTF8')::text WHERE username = 'alice'");
+    assert!(
+        db.value("SELECT twofa_secret FROM account WHERE username = 'alice'")
+            .starts_with("\\x67")
+    );
+    assert!(
+        db.app_login(KEY, "alice", &secret).is_err(),
+        "the app cannot read hex text"
+    );
+    let out = db.cmd().args(["--json", "doctor"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["findings"][0]["code"], "hex-token", "{doc}");
+    let out = db
+        .cmd()
+        .args(["--json", "doctor", "--fix", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["fixed"], 1);
+    db.app_login(KEY, "alice", &secret)
+        .expect("the app reads the token again");
+}

@@ -238,8 +238,9 @@ fn prove_stored(tx: &mut dyn Tx, new: &MasterKey) -> Result<()> {
     let mut wrong: Vec<(Place, AccountId)> = Vec::new();
     let mut count = 0u64;
     for place in [Place::Account, Place::Pending] {
+        // A plain read: the rows are this transaction's already.
         stream(
-            tx.token_pages(place, PAGE)?,
+            tx.pages(place, true, PAGE)?,
             |row| {
                 row.value.is_blank() || row.value.token().is_some_and(|t| new.decrypt(t).is_some())
             },

@@ -394,57 +394,73 @@ fn token_sql(form: TokenForm) -> &'static str {
     }
 }
 
-/// Reads token rows page by page in id order (keyset pagination).
-struct Pages<'c, C: GenericClient> {
-    client: &'c mut C,
+/// How a read of token rows is made.
+#[derive(Clone, Copy)]
+enum Read {
+    /// Every column, in id order: what is shown.
+    Listing,
+    /// Ids and tokens only, in the table's order: what a transaction checks.
+    Checking,
+    /// Ids and tokens only, locked until the commit: the rows a rotation
+    /// reads are the rows it rewrites.
+    Rewriting,
+}
+
+/// Reads token rows page by page from one query whose rows stream from the
+/// server as they are taken (no per-page round trip; memory stays bounded
+/// by the socket's buffers). Full reads come in id order; a rotation's lean
+/// reads in the table's own order, a sequential scan.
+struct Pages<'c> {
+    rows: Option<postgres::RowIter<'c>>,
     m: &'c Mapped,
     place: Place,
     form: TokenForm,
-    first: String,
-    next: String,
-    size: i64,
-    after: Option<AccountId>,
-    done: bool,
+    size: usize,
     shown: &'c str,
     busy: Duration,
 }
 
-impl<'c, C: GenericClient> Pages<'c, C> {
-    #[allow(clippy::too_many_arguments)]
-    fn new(
+impl<'c> Pages<'c> {
+    /// `read`: what to read and how (see [`Read`]).
+    fn open<C: GenericClient>(
         client: &'c mut C,
         m: &'c Mapped,
         place: Place,
         only_tokens: bool,
-        lean: bool,
-        lock: bool,
+        read: Read,
         size: usize,
         (shown, busy): (&'c str, Duration),
-    ) -> Pages<'c, C> {
+    ) -> Result<Pages<'c>> {
+        let (lean, ordered, lock) = match read {
+            Read::Listing => (false, true, false),
+            Read::Checking => (true, false, false),
+            Read::Rewriting => (true, false, true),
+        };
         let (select, alias) = select(m, place, lean);
-        let cursor = match place {
-            Place::Account => format!("{alias}.{}", m.id),
-            Place::Pending => format!("{alias}.account_id"),
-        };
         let only = if only_tokens && place == Place::Account {
-            format!("{alias}.{} IS NOT NULL", m.secret)
+            format!(" WHERE {alias}.{} IS NOT NULL", m.secret)
         } else {
-            "true".to_string()
+            String::new()
         };
-        // The rows a rotation reads are the rows it rewrites: locked from
-        // the read to the commit, so the app's writes to them wait.
+        let order = if !ordered {
+            String::new()
+        } else {
+            match place {
+                Place::Account => format!(" ORDER BY {alias}.{}", m.id),
+                Place::Pending => format!(" ORDER BY {alias}.account_id"),
+            }
+        };
         let lock = if lock {
             format!(" FOR UPDATE OF {alias}")
         } else {
             String::new()
         };
-        let first = format!("{select} WHERE {only} ORDER BY {cursor} LIMIT $1{lock}");
-        let next = format!(
-            "{select} WHERE {only} AND {cursor} > $2::{} ORDER BY {cursor} LIMIT $1{lock}",
-            m.id_kind.sql()
-        );
-        Pages {
-            client,
+        let sql = format!("{select}{only}{order}{lock}");
+        let rows = client
+            .query_raw(&sql, std::iter::empty::<&(dyn ToSql + Sync)>())
+            .map_err(|e| pg_error(shown, busy, e))?;
+        Ok(Pages {
+            rows: Some(rows),
             m,
             place,
             form: if place == Place::Account {
@@ -452,43 +468,46 @@ impl<'c, C: GenericClient> Pages<'c, C> {
             } else {
                 TokenForm::Text
             },
-            first,
-            next,
-            size: i64::try_from(size).unwrap_or(i64::MAX),
-            after: None,
-            done: false,
+            size,
+            shown,
+            busy,
+        })
+    }
+
+    /// Pages of nothing: the table is not there.
+    fn none(m: &'c Mapped, shown: &'c str, busy: Duration) -> Pages<'c> {
+        Pages {
+            rows: None,
+            m,
+            place: Place::Pending,
+            form: TokenForm::Text,
+            size: 0,
             shown,
             busy,
         }
     }
 }
 
-impl<C: GenericClient> super::Pages for Pages<'_, C> {
+impl super::Pages for Pages<'_> {
     fn next_page(&mut self) -> Result<Option<Vec<TokenRow>>> {
-        if self.done {
+        use postgres::fallible_iterator::FallibleIterator;
+        let Some(rows) = self.rows.as_mut() else {
             return Ok(None);
-        }
-        let rows = match &self.after {
-            None => self.client.query(&self.first, &[&self.size]),
-            Some(after) => {
-                let after = id_param(after);
-                self.client.query(
-                    &self.next,
-                    &[&self.size, after.as_ref() as &(dyn ToSql + Sync)],
-                )
-            }
-        }
-        .map_err(|e| pg_error(self.shown, self.busy, e))?;
-        if (rows.len() as i64) < self.size {
-            self.done = true;
-        }
-        let mut page = Vec::with_capacity(rows.len());
-        for r in &rows {
+        };
+        let mut page = Vec::with_capacity(self.size);
+        while page.len() < self.size {
+            let Some(r) = rows
+                .next()
+                .map_err(|e| pg_error(self.shown, self.busy, e))?
+            else {
+                self.rows = None;
+                break;
+            };
             page.push(TokenRow {
                 place: self.place,
-                id: id_of(r, 0, self.m.id_kind)?,
+                id: id_of(&r, 0, self.m.id_kind)?,
                 user: r.get::<_, Option<String>>(1).unwrap_or_default(),
-                enabled: flag_of(r, 2),
+                enabled: flag_of(&r, 2),
                 odd_flag: if self.place == Place::Account {
                     r.get::<_, Option<String>>(2)
                         .as_deref()
@@ -496,18 +515,12 @@ impl<C: GenericClient> super::Pages for Pages<'_, C> {
                 } else {
                     None
                 },
-                value: stored_of(r, 3, self.form),
+                value: stored_of(&r, 3, self.form),
                 expires_at: r.get(4),
                 slot: None,
             });
         }
-        match page.last() {
-            Some(last) => {
-                self.after = Some(last.id.clone());
-                Ok(Some(page))
-            }
-            None => Ok(None),
-        }
+        Ok((!page.is_empty()).then_some(page))
     }
 }
 
@@ -748,19 +761,18 @@ impl super::Store for Db {
         only_tokens: bool,
         size: usize,
     ) -> Result<Box<dyn super::Pages + '_>> {
-        let absent = place == Place::Pending && !self.m.own_tables;
-        let mut pages = Pages::new(
+        if place == Place::Pending && !self.m.own_tables {
+            return Ok(Box::new(Pages::none(&self.m, &self.location, self.busy)));
+        }
+        Ok(Box::new(Pages::open(
             &mut self.client,
             &self.m,
             place,
             only_tokens,
-            false,
-            false,
+            Read::Listing,
             size,
             (&self.location, self.busy),
-        );
-        pages.done = absent;
-        Ok(Box::new(pages))
+        )?))
     }
 
     fn audit_log(
@@ -971,29 +983,27 @@ impl super::Tx for Tx<'_> {
         only_tokens: bool,
         size: usize,
     ) -> Result<Box<dyn super::Pages + '_>> {
-        Ok(Box::new(Pages::new(
+        Ok(Box::new(Pages::open(
             &mut self.tx,
             self.m,
             place,
             only_tokens,
-            false,
-            false,
+            Read::Checking,
             size,
             (self.shown, self.busy),
-        )))
+        )?))
     }
 
     fn token_pages(&mut self, place: Place, size: usize) -> Result<Box<dyn super::Pages + '_>> {
-        Ok(Box::new(Pages::new(
+        Ok(Box::new(Pages::open(
             &mut self.tx,
             self.m,
             place,
             true,
-            true,
-            true,
+            Read::Rewriting,
             size,
             (self.shown, self.busy),
-        )))
+        )?))
     }
 
     fn user_of(&mut self, place: Place, id: &AccountId) -> Result<String> {
@@ -1046,33 +1056,45 @@ impl super::Tx for Tx<'_> {
     fn token_writer(&mut self) -> Result<Box<dyn super::TokenWriter + '_>> {
         let m = self.m;
         let id_t = m.id_kind.sql();
-        let account = format!(
-            "UPDATE {t} SET {sec} = v.token FROM unnest($1::{id_t}[], $2::{form}[]) AS v(id, token)
-             WHERE {t}.{id} = v.id AND {t}.{sec} IS NOT NULL",
-            t = m.table,
-            sec = m.secret,
-            form = token_sql(m.form),
-            id = m.id
-        );
-        let pending = format!(
-            "UPDATE {p} SET secret_token = v.token FROM unnest($1::{id_t}[], $2::text[]) AS v(id, token)
-             WHERE {p}.account_id = v.id",
-            p = m.pending
-        );
-        let statements = [
-            self.tx
-                .prepare(&account)
-                .map_err(|e| pg_error(self.shown, self.busy, e))?,
-            self.tx
-                .prepare(&pending)
-                .map_err(|e| pg_error(self.shown, self.busy, e))?,
+        // Dropped at the commit (or the rollback); unlogged, as temporary tables are.
+        self.tx
+            .batch_execute(&format!(
+                "DROP TABLE IF EXISTS pg_temp.{STAGE};
+                 CREATE TEMPORARY TABLE {STAGE} (place int2 NOT NULL, id {id_t} NOT NULL, token bytea NOT NULL)
+                 ON COMMIT DROP"
+            ))
+            .map_err(|e| pg_error(self.shown, self.busy, e))?;
+        let stage = self
+            .tx
+            .prepare(&format!(
+                "INSERT INTO {STAGE} SELECT * FROM unnest($1::int2[], $2::{id_t}[], $3::bytea[])"
+            ))
+            .map_err(|e| pg_error(self.shown, self.busy, e))?;
+        let as_form = |form: TokenForm| match form {
+            TokenForm::Blob => "n.token",
+            TokenForm::Text => "convert_from(n.token, 'UTF8')",
+        };
+        let apply = [
+            format!(
+                "UPDATE {t} AS a SET {sec} = {new} FROM {STAGE} n
+                 WHERE n.place = 0 AND a.{id} = n.id AND a.{sec} IS NOT NULL",
+                t = m.table,
+                sec = m.secret,
+                new = as_form(m.form),
+                id = m.id
+            ),
+            format!(
+                "UPDATE {p} AS a SET secret_token = {new} FROM {STAGE} n
+                 WHERE n.place = 1 AND a.account_id = n.id",
+                p = m.pending,
+                new = as_form(TokenForm::Text)
+            ),
         ];
         Ok(Box::new(TokenWriter {
             tx: &mut self.tx,
-            statements,
-            held: [Batch::default(), Batch::default()],
-            form: m.form,
-            written: 0,
+            stage,
+            apply,
+            held: Batch::default(),
             shown: self.shown,
             busy: self.busy,
         }))
@@ -1157,34 +1179,34 @@ impl super::Tx for Tx<'_> {
 /// Tokens held back for one statement.
 #[derive(Default)]
 struct Batch {
+    places: Vec<i16>,
     ints: Vec<i64>,
     texts: Vec<String>,
-    tokens: Vec<String>,
+    tokens: Vec<Vec<u8>>,
 }
 
-impl Batch {
-    fn len(&self) -> usize {
-        self.tokens.len()
-    }
-}
+/// The temporary table a bulk rewrite stages its tokens in.
+const STAGE: &str = "mex2fa_rewrite";
 
-/// Sends tokens in bulk: a batch of ids and tokens per statement, joined to
-/// the table with `unnest`, not a round trip per row.
+/// Sends tokens in bulk: batches of ids and tokens into a temporary table
+/// (a statement per batch, not a round trip per row), then one joined
+/// `UPDATE` per table, which rewrites the rows in a single pass as a plain
+/// `UPDATE` of the column would.
 struct TokenWriter<'t, 'c> {
     tx: &'t mut postgres::Transaction<'c>,
-    /// The accounts table's statement and the pending table's.
-    statements: [postgres::Statement; 2],
-    held: [Batch; 2],
-    form: TokenForm,
-    written: u64,
+    /// Inserts a batch into the stage.
+    stage: postgres::Statement,
+    /// The accounts table's `UPDATE` and the pending table's.
+    apply: [String; 2],
+    held: Batch,
     shown: &'t str,
     busy: Duration,
 }
 
 impl TokenWriter<'_, '_> {
-    fn flush(&mut self, which: usize) -> Result<()> {
-        let batch = std::mem::take(&mut self.held[which]);
-        if batch.len() == 0 {
+    fn flush(&mut self) -> Result<()> {
+        let batch = std::mem::take(&mut self.held);
+        if batch.tokens.is_empty() {
             return Ok(());
         }
         let ids: &(dyn ToSql + Sync) = if batch.texts.is_empty() {
@@ -1192,20 +1214,9 @@ impl TokenWriter<'_, '_> {
         } else {
             &batch.texts
         };
-        let blobs: Vec<&[u8]>;
-        let texts: Vec<&str>;
-        let tokens: &(dyn ToSql + Sync) = if which == 0 && self.form == TokenForm::Blob {
-            blobs = batch.tokens.iter().map(|t| t.as_bytes()).collect();
-            &blobs
-        } else {
-            texts = batch.tokens.iter().map(String::as_str).collect();
-            &texts
-        };
-        let n = self
-            .tx
-            .execute(&self.statements[which], &[ids, tokens])
+        self.tx
+            .execute(&self.stage, &[&batch.places, ids, &batch.tokens])
             .map_err(|e| pg_error(self.shown, self.busy, e))?;
-        self.written += n;
         Ok(())
     }
 }
@@ -1218,22 +1229,28 @@ impl super::TokenWriter for TokenWriter<'_, '_> {
         _slot: Option<Slot>,
         token: &str,
     ) -> Result<()> {
-        let which = usize::from(place == Place::Pending);
-        let batch = &mut self.held[which];
+        let batch = &mut self.held;
+        batch.places.push(i16::from(place == Place::Pending));
         match id {
             AccountId::Int(n) => batch.ints.push(*n),
             AccountId::Text(s) => batch.texts.push(s.clone()),
         }
-        batch.tokens.push(token.to_string());
-        if batch.len() >= BATCH {
-            self.flush(which)?;
+        batch.tokens.push(token.as_bytes().to_vec());
+        if batch.tokens.len() >= BATCH {
+            self.flush()?;
         }
         Ok(())
     }
 
     fn finish(mut self: Box<Self>) -> Result<u64> {
-        self.flush(0)?;
-        self.flush(1)?;
-        Ok(self.written)
+        self.flush()?;
+        let mut written = 0;
+        for sql in &self.apply {
+            written += self
+                .tx
+                .execute(sql.as_str(), &[])
+                .map_err(|e| pg_error(self.shown, self.busy, e))?;
+        }
+        Ok(written)
     }
 }
