@@ -149,14 +149,25 @@ fn connect_error(location: &Location, mode: SslMode, e: &mysql::Error) -> Error 
                     "the server at {host} does not let user '{user}' in without a password, and none was given"
                 ),
             ),
+            1045 | 1698 if mode == SslMode::Disable => Error::setting(
+                Setting::Password,
+                format!(
+                    "the server at {host} refused the login of user '{user}': a wrong password, or an account that requires TLS, which ssl-mode=disable turns off"
+                ),
+            ),
             1045 | 1698 => Error::setting(
                 Setting::Password,
                 format!("the server at {host} refused the password of user '{user}'"),
             ),
             // ER_DBACCESS_DENIED_ERROR
-            1044 => Error::db(format!(
-                "user '{user}' may not use database '{dbname}' on {host}; GRANT it the privileges on {dbname}.* (as an administrator)"
-            )),
+            // The server does not say whether such a database exists to a
+            // user who may not see it.
+            1044 => Error::setting(
+                Setting::Location,
+                format!(
+                    "the server at {host} has no database '{dbname}' that user '{user}' may use; check the name, or GRANT the user privileges on it (as an administrator)"
+                ),
+            ),
             // ER_BAD_DB_ERROR
             1049 => Error::setting(
                 Setting::Location,
@@ -184,6 +195,13 @@ fn connect_error(location: &Location, mode: SslMode, e: &mysql::Error) -> Error 
         ),
         mysql::Error::DriverError(DriverError::ConnectTimeout) => {
             format!("connecting to {host} timed out")
+        }
+        _ if lower.contains("failed to lookup address")
+            || lower.contains("name or service not known")
+            || lower.contains("no address associated")
+            || lower.contains("temporary failure in name resolution") =>
+        {
+            format!("the host of {host} cannot be resolved; check its spelling")
         }
         mysql::Error::DriverError(DriverError::CouldNotConnect(Some((_, _, kind)))) => match kind {
             std::io::ErrorKind::ConnectionRefused if location.socket.is_some() => format!(
@@ -221,13 +239,6 @@ fn connect_error(location: &Location, mode: SslMode, e: &mysql::Error) -> Error 
                 "the TLS certificate of the server at {host} is not signed by a trusted authority (ssl-mode={}); pass the CA as ssl-ca=PATH in the URL",
                 mode.name()
             )
-        }
-        _ if lower.contains("failed to lookup address")
-            || lower.contains("name or service not known")
-            || lower.contains("no address associated")
-            || lower.contains("temporary failure in name resolution") =>
-        {
-            format!("the host of {host} cannot be resolved; check its spelling")
         }
         _ if lower.contains("timed out") => format!("connecting to {host} timed out"),
         _ if lower.contains("unexpected eof")

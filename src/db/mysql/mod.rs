@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use mysql::prelude::Queryable;
-use mysql::{Conn, Params, Row, TxOpts, Value};
+use mysql::{Conn, IsolationLevel, Params, Row, TxOpts, Value};
 
 use super::{
     AUDIT_TABLE, Account, AccountId, AuditEntry, AuditRow, Mode, Options, PENDING_TABLE, Pending,
@@ -37,7 +37,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 
-/// Tokens sent in one statement of a bulk rewrite (two parameters each; a
+/// Tokens sent in one statement of a bulk rewrite (four parameters each; a
 /// prepared statement takes at most 65,535).
 const BATCH: usize = 4096;
 
@@ -490,15 +490,13 @@ fn id_of(v: &Value, kind: IdKind) -> Result<AccountId> {
         return Err(Error::setting(Setting::IdColumn, "an account id is NULL"));
     }
     match kind {
+        // An UNSIGNED BIGINT may hold more than an i64; such a row is named.
         IdKind::Int => int(v).map(AccountId::Int).ok_or_else(|| {
-            Error::setting(
-                Setting::IdColumn,
-                format!(
-                    "account id {} is larger than mex2fa handles (at most {}); nothing was changed",
-                    text(v),
-                    i64::MAX
-                ),
-            )
+            Error::db(format!(
+                "account id {} is larger than mex2fa can handle (at most {})",
+                crate::ui::escape(&text(v)),
+                i64::MAX
+            ))
         }),
         IdKind::Text => Ok(AccountId::Text(text(v))),
     }
@@ -1007,9 +1005,12 @@ impl super::Store for Db {
         self.create_own_tables()?;
         let (shown, busy) = (self.location.clone(), self.busy);
         let result = (|| {
+            // REPEATABLE READ whatever the server's default: its locking
+            // reads lock every row they pass (see `Pages::new`).
+            let opts = TxOpts::default().set_isolation_level(Some(IsolationLevel::RepeatableRead));
             let tx = self
                 .conn
-                .start_transaction(TxOpts::default())
+                .start_transaction(opts)
                 .map_err(|e| my_error(&shown, busy, e))?;
             let mut wrapped = Tx {
                 tx,
@@ -1202,45 +1203,17 @@ impl super::Tx for Tx<'_> {
     }
 
     fn token_writer(&mut self) -> Result<Box<dyn super::TokenWriter + '_>> {
-        // A temporary table is the session's own and neither its creation
-        // nor its removal commits the transaction (unlike other DDL).
-        let create = format!(
-            "CREATE TEMPORARY TABLE {BATCH_TABLE} (
-                 id {} NOT NULL PRIMARY KEY,
-                 token longblob NOT NULL
-             ) ENGINE=InnoDB",
-            self.m.id_ddl
-        );
-        for sql in [
-            format!("DROP TEMPORARY TABLE IF EXISTS {BATCH_TABLE}"),
-            create,
-        ] {
-            self.tx
-                .query_drop(&sql)
-                .map_err(|e| my_error(self.shown, self.busy, e))?;
-        }
-        let m = self.m;
-        let updates = [
-            format!(
-                "UPDATE {t} a JOIN {BATCH_TABLE} b ON a.{id} = b.id SET a.{sec} = b.token
-                 WHERE a.{sec} IS NOT NULL",
-                t = m.table,
-                id = m.id,
-                sec = m.secret
-            ),
-            format!(
-                "UPDATE {p} a JOIN {BATCH_TABLE} b ON a.account_id = b.id SET a.secret_token = b.token",
-                p = m.pending
-            ),
-        ];
-        Ok(Box::new(TokenWriter {
+        let mut writer = TokenWriter {
             tx: &mut self.tx,
-            updates,
+            m: self.m,
             held: [Vec::new(), Vec::new()],
+            batches: 0,
             written: 0,
             shown: self.shown,
             busy: self.busy,
-        }))
+        };
+        writer.reset()?;
+        Ok(Box::new(writer))
     }
 
     fn set_token(&mut self, place: Place, id: &AccountId, token: &str) -> Result<bool> {
@@ -1304,38 +1277,132 @@ impl super::Tx for Tx<'_> {
 }
 
 /// Sends tokens in bulk: a batch of ids and tokens goes into the session's
-/// temporary table in one multi-row INSERT, then one UPDATE joined to it
+/// scratch table in one multi-row INSERT, then one UPDATE joined to it
 /// rewrites them; not a round trip per row.
+///
+/// Batches are numbered rather than deleted: rows deleted inside a
+/// transaction stay behind, marked, until the commit, and every later batch
+/// would wade through them. The table is made anew every [`BATCHES_KEPT`]
+/// batches, which bounds it (making it anew also costs each statement on it
+/// a new prepare, so not every batch).
 struct TokenWriter<'t, 'c> {
     tx: &'t mut mysql::Transaction<'c>,
-    /// The accounts table's UPDATE and the pending table's.
-    updates: [String; 2],
+    m: &'t Mapped,
     /// Ids and tokens held back, per place.
     held: [Vec<(AccountId, String)>; 2],
+    /// Batches sent so far.
+    batches: u64,
     written: u64,
     shown: &'t str,
     busy: Duration,
 }
 
+/// Batches the scratch table holds before it is made anew.
+const BATCHES_KEPT: u64 = 16;
+
 impl TokenWriter<'_, '_> {
+    fn err(&self, e: mysql::Error) -> Error {
+        my_error(self.shown, self.busy, e)
+    }
+
+    /// Makes the scratch table anew, empty. A temporary table is the
+    /// session's own, shadows nothing of the app's, and neither its creation
+    /// nor its removal commits the transaction (unlike other DDL).
+    fn reset(&mut self) -> Result<()> {
+        // For text ids, the batch's range is asked of the server (under the
+        // id's collation): an index makes that a look-up.
+        let by_batch = match self.m.id_kind {
+            IdKind::Int => "",
+            IdKind::Text => ", KEY (batch, id)",
+        };
+        let sql = format!(
+            "DROP TEMPORARY TABLE IF EXISTS {BATCH_TABLE};
+             CREATE TEMPORARY TABLE {BATCH_TABLE} (
+                 place tinyint NOT NULL,
+                 id {} NOT NULL,
+                 batch bigint NOT NULL,
+                 token longblob NOT NULL,
+                 PRIMARY KEY (place, id){by_batch}
+             ) ENGINE=InnoDB",
+            self.m.id_ddl
+        );
+        self.tx.query_drop(sql).map_err(|e| self.err(e))
+    }
+
     fn flush(&mut self, which: usize) -> Result<()> {
         let batch = std::mem::take(&mut self.held[which]);
         if batch.is_empty() {
             return Ok(());
         }
+        if self.batches > 0 && self.batches.is_multiple_of(BATCHES_KEPT) {
+            self.reset()?;
+        }
+        self.batches += 1;
+        let number = Value::UInt(self.batches);
+        let place = Value::UInt(which as u64);
+        // The batch's first and last id; for text, as the server orders them.
+        let range = match self.m.id_kind {
+            IdKind::Int => {
+                let ids = batch.iter().filter_map(|(id, _)| match id {
+                    AccountId::Int(n) => Some(*n),
+                    AccountId::Text(_) => None,
+                });
+                let (low, high) = ids.fold((i64::MAX, i64::MIN), |(l, h), n| (l.min(n), h.max(n)));
+                Some(vec![Value::Int(low), Value::Int(high)])
+            }
+            IdKind::Text => None,
+        };
+        // The same id twice: the last token wins, as a second put means.
         let insert = format!(
-            "INSERT INTO {BATCH_TABLE} (id, token) VALUES {}",
-            vec!["(?, ?)"; batch.len()].join(", ")
+            "INSERT INTO {BATCH_TABLE} (place, id, batch, token) VALUES {}
+             ON DUPLICATE KEY UPDATE batch = VALUES(batch), token = VALUES(token)",
+            vec!["(?, ?, ?, ?)"; batch.len()].join(", ")
         );
-        let mut params = Vec::with_capacity(batch.len() * 2);
+        let mut params = Vec::with_capacity(batch.len() * 4);
         for (id, token) in batch {
+            params.push(place.clone());
             params.push(id_value(&id));
+            params.push(number.clone());
             params.push(Value::Bytes(token.into_bytes()));
         }
-        let err = |e| my_error(self.shown, self.busy, e);
-        execute(self.tx, &insert, params).map_err(err)?;
-        let n = execute(self.tx, &self.updates[which], Vec::new()).map_err(err)?;
-        execute(self.tx, &format!("DELETE FROM {BATCH_TABLE}"), Vec::new()).map_err(err)?;
+        execute(self.tx, &insert, params).map_err(|e| self.err(e))?;
+        let range = match range {
+            Some(r) => r,
+            None => rows(
+                self.tx,
+                &format!("SELECT MIN(id), MAX(id) FROM {BATCH_TABLE} WHERE batch = ?"),
+                vec![number.clone()],
+            )
+            .map_err(|e| self.err(e))?
+            .pop()
+            .unwrap_or_default(),
+        };
+        // The table rewritten is read first, over the batch's range of ids,
+        // so that each row is updated as it is found; joined the other way
+        // round, MariaDB collects the rows to update and goes over them
+        // again (ten times slower).
+        let m = self.m;
+        let update = match which {
+            0 => format!(
+                "UPDATE {t} a STRAIGHT_JOIN {BATCH_TABLE} b
+                     ON b.place = 0 AND b.id = a.{id} AND b.batch = ?
+                 SET a.{sec} = b.token
+                 WHERE a.{sec} IS NOT NULL AND a.{id} BETWEEN ? AND ?",
+                t = m.table,
+                id = m.id,
+                sec = m.secret
+            ),
+            _ => format!(
+                "UPDATE {p} a STRAIGHT_JOIN {BATCH_TABLE} b
+                     ON b.place = 1 AND b.id = a.account_id AND b.batch = ?
+                 SET a.secret_token = b.token
+                 WHERE a.account_id BETWEEN ? AND ?",
+                p = m.pending
+            ),
+        };
+        let mut params = vec![number];
+        params.extend(range);
+        let n = execute(self.tx, &update, params).map_err(|e| self.err(e))?;
         self.written += n;
         Ok(())
     }
@@ -1362,7 +1429,7 @@ impl super::TokenWriter for TokenWriter<'_, '_> {
         self.flush(1)?;
         self.tx
             .query_drop(format!("DROP TEMPORARY TABLE IF EXISTS {BATCH_TABLE}"))
-            .map_err(|e| my_error(self.shown, self.busy, e))?;
+            .map_err(|e| self.err(e))?;
         Ok(self.written)
     }
 }
