@@ -133,7 +133,7 @@ pub fn open(
                     quote(&m.database),
                     quote(&m.table_name)
                 )),
-                _ => err(e),
+                _ => with_holders(err(e), &mut conn, &m),
             });
         }
     }
@@ -796,51 +796,85 @@ impl Db {
         self.m.own_tables = true;
         Ok(())
     }
+}
 
-    /// Who holds row locks that make writers wait, for the message of a
-    /// lock timeout; empty when the server does not say (its
-    /// `information_schema.INNODB_TRX` needs the PROCESS privilege).
-    fn lock_holders(&mut self) -> String {
-        let sql = "SELECT t.trx_mysql_thread_id, COALESCE(p.USER, ''), COALESCE(p.HOST, ''),
-                          COALESCE(p.COMMAND, ''), COALESCE(p.TIME, 0),
-                          TIMESTAMPDIFF(SECOND, t.trx_started, NOW())
-                   FROM information_schema.INNODB_TRX t
-                   LEFT JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
-                   WHERE t.trx_mysql_thread_id <> CONNECTION_ID()
-                     AND (t.trx_rows_locked > 0 OR t.trx_tables_locked > 0)
-                   ORDER BY t.trx_started LIMIT 5";
-        let Ok(found) = rows(&mut self.conn, sql, Vec::new()) else {
-            return String::new();
-        };
-        let holders: Vec<String> = found
-            .iter()
-            .map(|r| {
-                let (id, user, host, command, idle, open) = (
-                    text(&r[0]),
-                    text(&r[1]),
-                    text(&r[2]),
-                    text(&r[3]),
-                    text(&r[4]),
-                    text(&r[5]),
-                );
-                let what = if command.eq_ignore_ascii_case("sleep") {
-                    format!("idle {idle} s in a transaction open {open} s")
-                } else {
-                    format!("in a transaction open {open} s")
-                };
-                crate::ui::escape(&if user.is_empty() {
-                    format!("connection {id} ({what})")
-                } else {
-                    format!("connection {id} (user '{user}' from {host}, {what})")
-                })
-                .into_owned()
+/// Who holds the locks that made a statement wait, for the message of a
+/// lock timeout; empty when the server does not say. Row locks are InnoDB's
+/// open transactions (`information_schema.INNODB_TRX`, which needs the
+/// PROCESS privilege); table locks (`LOCK TABLES`, a running `ALTER`) are
+/// in MySQL's `performance_schema.metadata_locks` or, where its plugin is
+/// loaded, MariaDB's `information_schema.METADATA_LOCK_INFO`.
+fn lock_holders(conn: &mut Conn, m: &Mapped) -> String {
+    let transactions = "SELECT t.trx_mysql_thread_id, COALESCE(p.USER, ''), COALESCE(p.HOST, ''),
+               COALESCE(p.COMMAND, ''), COALESCE(p.TIME, 0),
+               CONCAT('in a transaction open ', TIMESTAMPDIFF(SECOND, t.trx_started, NOW()), ' s')
+        FROM information_schema.INNODB_TRX t
+        LEFT JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
+        WHERE t.trx_mysql_thread_id <> CONNECTION_ID()
+          AND (t.trx_rows_locked > 0 OR t.trx_tables_locked > 0)
+        ORDER BY t.trx_started LIMIT 5";
+    let mysql_tables = "SELECT DISTINCT t.PROCESSLIST_ID, COALESCE(t.PROCESSLIST_USER, ''),
+               COALESCE(t.PROCESSLIST_HOST, ''), COALESCE(t.PROCESSLIST_COMMAND, ''),
+               COALESCE(t.PROCESSLIST_TIME, 0), CONCAT('holding a ', l.LOCK_TYPE, ' lock on the table')
+        FROM performance_schema.metadata_locks l
+        JOIN performance_schema.threads t ON t.THREAD_ID = l.OWNER_THREAD_ID
+        WHERE l.OBJECT_TYPE = 'TABLE' AND l.LOCK_STATUS = 'GRANTED' AND l.OBJECT_SCHEMA = ?
+          AND l.OBJECT_NAME IN (?, ?, ?) AND t.PROCESSLIST_ID <> CONNECTION_ID() LIMIT 5";
+    let mariadb_tables = "SELECT DISTINCT m.THREAD_ID, COALESCE(p.USER, ''), COALESCE(p.HOST, ''),
+               COALESCE(p.COMMAND, ''), COALESCE(p.TIME, 0),
+               CONCAT('holding a ', m.LOCK_MODE, ' on the table')
+        FROM information_schema.METADATA_LOCK_INFO m
+        LEFT JOIN information_schema.PROCESSLIST p ON p.ID = m.THREAD_ID
+        WHERE m.TABLE_SCHEMA = ? AND m.TABLE_NAME IN (?, ?, ?) AND m.THREAD_ID <> CONNECTION_ID()
+        LIMIT 5";
+    let tables = || -> Vec<Value> {
+        vec![
+            m.database.as_str().into(),
+            m.table_name.as_str().into(),
+            PENDING_TABLE.into(),
+            AUDIT_TABLE.into(),
+        ]
+    };
+    let found = [
+        (transactions, Vec::new()),
+        (mysql_tables, tables()),
+        (mariadb_tables, tables()),
+    ]
+    .into_iter()
+    .find_map(|(sql, params)| rows(conn, sql, params).ok().filter(|r| !r.is_empty()))
+    .unwrap_or_default();
+    let holders: Vec<String> = found
+        .iter()
+        .map(|r| {
+            let [id, user, host, command, idle, what] = [0, 1, 2, 3, 4, 5].map(|i| text(&r[i]));
+            let what = if command.eq_ignore_ascii_case("sleep") {
+                format!("idle {idle} s, {what}")
+            } else {
+                what
+            };
+            crate::ui::escape(&if user.is_empty() {
+                format!("connection {id} ({what})")
+            } else {
+                format!("connection {id} (user '{user}' from {host}, {what})")
             })
-            .collect();
-        if holders.is_empty() {
-            String::new()
-        } else {
-            format!(" (held by {})", holders.join(", "))
-        }
+            .into_owned()
+        })
+        .collect();
+    if holders.is_empty() {
+        String::new()
+    } else {
+        format!(" (held by {})", holders.join(", "))
+    }
+}
+
+/// A lock timeout's message with who holds the lock, if the server says.
+fn with_holders(e: Error, conn: &mut Conn, m: &Mapped) -> Error {
+    match e {
+        Error::Setting(Setting::Busy, msg) => Error::Setting(
+            Setting::Busy,
+            format!("{msg}{}; nothing was changed", lock_holders(conn, m)),
+        ),
+        other => other,
     }
 }
 
@@ -1022,16 +1056,7 @@ impl super::Store for Db {
             // Dropping the transaction on an error above rolls it back.
             wrapped.tx.commit().map_err(|e| my_error(&shown, busy, e))
         })();
-        match result {
-            Err(Error::Setting(Setting::Busy, msg)) => {
-                let holders = self.lock_holders();
-                Err(Error::Setting(
-                    Setting::Busy,
-                    format!("{msg}{holders}; nothing was changed"),
-                ))
-            }
-            other => other,
-        }
+        result.map_err(|e| with_holders(e, &mut self.conn, &self.m))
     }
 }
 
