@@ -419,12 +419,9 @@ fn my_error(shown: &str, busy: Duration, e: mysql::Error) -> Error {
             "the server refuses writes ({message}); nothing was changed: run mex2fa against the primary server"
         )),
         // ER_DATA_TOO_LONG: strict mode refuses what would be cut short.
-        1406 => Error::setting(
-            Setting::SecretColumn,
-            format!(
-                "a token does not fit its column in {shown} ({message}); nothing was changed: widen the column (e.g. ALTER TABLE … MODIFY … VARBINARY(255) or TEXT)"
-            ),
-        ),
+        1406 => Error::db(format!(
+            "a token does not fit its column in {shown} ({message}); nothing was changed: widen the column (a token is about 140 bytes: VARBINARY(255), BLOB or TEXT)"
+        )),
         // ER_RECORD_FILE_FULL, ER_DISK_FULL
         1114 | 1021 => Error::db(format!(
             "the server's disk or table is full ({message}); nothing was changed"
@@ -1073,7 +1070,7 @@ impl Tx<'_> {
         execute(&mut self.tx, sql, params).map_err(|e| my_error(self.shown, self.busy, e))
     }
 
-    /// The statement that replaces one stored token, and the column it is in.
+    /// The statement that replaces one stored token where one is stored.
     fn set_sql(&self, place: Place, guard: &str) -> String {
         let m = self.m;
         match place {
