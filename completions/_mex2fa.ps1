@@ -21,7 +21,7 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'mex2fa' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
             [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
@@ -59,7 +59,7 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
             [CompletionResult]::new('--svg', '--svg', [CompletionResultType]::ParameterName, 'Also write the QR code as an SVG image (created 0600; never overwritten)')
             [CompletionResult]::new('--code', '--code', [CompletionResultType]::ParameterName, 'Confirm at once with this code from the authenticator app')
             [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'How long the enrollment stays pending (e.g. 900, 15m, 1h)')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
             [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
@@ -85,7 +85,7 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
         }
         'mex2fa;confirm' {
             [CompletionResult]::new('--code', '--code', [CompletionResultType]::ParameterName, 'The 6-digit code (else asked on the terminal, or read from stdin)')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
             [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
@@ -108,7 +108,7 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
         'mex2fa;verify' {
             [CompletionResult]::new('--code', '--code', [CompletionResultType]::ParameterName, 'The 6-digit code (else asked on the terminal, or read from stdin)')
             [CompletionResult]::new('--window', '--window', [CompletionResultType]::ParameterName, 'Also accept this many 30-second steps before and after now (the app accepts 0)')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
             [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
@@ -129,7 +129,7 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
             break
         }
         'mex2fa;disable' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
             [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
@@ -156,7 +156,7 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
             [CompletionResult]::new('--new-key-file', '--new-key-file', [CompletionResultType]::ParameterName, 'File holding the new Fernet key (see `mex2fa keygen --out`)')
             [CompletionResult]::new('--old-key-file', '--old-key-file', [CompletionResultType]::ParameterName, 'A further old key to decrypt with (repeatable), e.g. for stragglers')
             [CompletionResult]::new('--backup', '--backup', [CompletionResultType]::ParameterName, 'Save every old token to this file first (created 0600; never overwritten)')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
             [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
@@ -182,7 +182,7 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
         'mex2fa;restore' {
             [CompletionResult]::new('--backup', '--backup', [CompletionResultType]::ParameterName, 'The backup file written by rotate-key')
             [CompletionResult]::new('--old-key-file', '--old-key-file', [CompletionResultType]::ParameterName, 'A further key the backup''s tokens may be under (repeatable): a backup of a rotation that also used --old-key-file holds tokens under each')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
             [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
@@ -205,7 +205,7 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
             break
         }
         'mex2fa;status' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
             [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
@@ -226,7 +226,7 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
             break
         }
         'mex2fa;doctor' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
             [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
@@ -251,7 +251,7 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
         }
         'mex2fa;keygen' {
             [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Write the key to this file (created 0600; never overwritten) instead of stdout')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
             [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
@@ -272,7 +272,7 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
             break
         }
         'mex2fa;completions' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
             [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
@@ -293,7 +293,7 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
             break
         }
         'mex2fa;demo' {
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
             [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')
@@ -317,7 +317,7 @@ Register-ArgumentCompleter -Native -CommandName 'mex2fa' -ScriptBlock {
         'mex2fa;log' {
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only entries at or after this UTC date or time (2026-11-25 or 2026-11-25T08:00:00Z)')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most this many entries, newest first')
-            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)')
             [CompletionResult]::new('--db-password-file', '--db-password-file', [CompletionResultType]::ParameterName, 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)')
             [CompletionResult]::new('--master-key-file', '--master-key-file', [CompletionResultType]::ParameterName, 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY')
             [CompletionResult]::new('--env-file', '--env-file', [CompletionResultType]::ParameterName, 'Load settings from this file instead of ./.env (process environment wins)')

@@ -18,7 +18,7 @@ set edit:completion:arg-completer[mex2fa] = {|@words|
     }
     var completions = [
         &'mex2fa'= {
-            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
+            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
             cand --db-password-file 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)'
             cand --master-key-file 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY'
             cand --env-file 'Load settings from this file instead of ./.env (process environment wins)'
@@ -55,7 +55,7 @@ set edit:completion:arg-completer[mex2fa] = {|@words|
             cand --svg 'Also write the QR code as an SVG image (created 0600; never overwritten)'
             cand --code 'Confirm at once with this code from the authenticator app'
             cand --ttl 'How long the enrollment stays pending (e.g. 900, 15m, 1h)'
-            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
+            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
             cand --db-password-file 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)'
             cand --master-key-file 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY'
             cand --env-file 'Load settings from this file instead of ./.env (process environment wins)'
@@ -80,7 +80,7 @@ set edit:completion:arg-completer[mex2fa] = {|@words|
         }
         &'mex2fa;confirm'= {
             cand --code 'The 6-digit code (else asked on the terminal, or read from stdin)'
-            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
+            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
             cand --db-password-file 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)'
             cand --master-key-file 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY'
             cand --env-file 'Load settings from this file instead of ./.env (process environment wins)'
@@ -102,7 +102,7 @@ set edit:completion:arg-completer[mex2fa] = {|@words|
         &'mex2fa;verify'= {
             cand --code 'The 6-digit code (else asked on the terminal, or read from stdin)'
             cand --window 'Also accept this many 30-second steps before and after now (the app accepts 0)'
-            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
+            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
             cand --db-password-file 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)'
             cand --master-key-file 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY'
             cand --env-file 'Load settings from this file instead of ./.env (process environment wins)'
@@ -122,7 +122,7 @@ set edit:completion:arg-completer[mex2fa] = {|@words|
             cand --version 'Print version'
         }
         &'mex2fa;disable'= {
-            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
+            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
             cand --db-password-file 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)'
             cand --master-key-file 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY'
             cand --env-file 'Load settings from this file instead of ./.env (process environment wins)'
@@ -148,7 +148,7 @@ set edit:completion:arg-completer[mex2fa] = {|@words|
             cand --new-key-file 'File holding the new Fernet key (see `mex2fa keygen --out`)'
             cand --old-key-file 'A further old key to decrypt with (repeatable), e.g. for stragglers'
             cand --backup 'Save every old token to this file first (created 0600; never overwritten)'
-            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
+            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
             cand --db-password-file 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)'
             cand --master-key-file 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY'
             cand --env-file 'Load settings from this file instead of ./.env (process environment wins)'
@@ -173,7 +173,7 @@ set edit:completion:arg-completer[mex2fa] = {|@words|
         &'mex2fa;restore'= {
             cand --backup 'The backup file written by rotate-key'
             cand --old-key-file 'A further key the backup''s tokens may be under (repeatable): a backup of a rotation that also used --old-key-file holds tokens under each'
-            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
+            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
             cand --db-password-file 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)'
             cand --master-key-file 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY'
             cand --env-file 'Load settings from this file instead of ./.env (process environment wins)'
@@ -195,7 +195,7 @@ set edit:completion:arg-completer[mex2fa] = {|@words|
             cand --version 'Print version'
         }
         &'mex2fa;status'= {
-            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
+            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
             cand --db-password-file 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)'
             cand --master-key-file 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY'
             cand --env-file 'Load settings from this file instead of ./.env (process environment wins)'
@@ -215,7 +215,7 @@ set edit:completion:arg-completer[mex2fa] = {|@words|
             cand --version 'Print version'
         }
         &'mex2fa;doctor'= {
-            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
+            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
             cand --db-password-file 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)'
             cand --master-key-file 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY'
             cand --env-file 'Load settings from this file instead of ./.env (process environment wins)'
@@ -239,7 +239,7 @@ set edit:completion:arg-completer[mex2fa] = {|@words|
         }
         &'mex2fa;keygen'= {
             cand --out 'Write the key to this file (created 0600; never overwritten) instead of stdout'
-            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
+            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
             cand --db-password-file 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)'
             cand --master-key-file 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY'
             cand --env-file 'Load settings from this file instead of ./.env (process environment wins)'
@@ -259,7 +259,7 @@ set edit:completion:arg-completer[mex2fa] = {|@words|
             cand --version 'Print version'
         }
         &'mex2fa;completions'= {
-            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
+            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
             cand --db-password-file 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)'
             cand --master-key-file 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY'
             cand --env-file 'Load settings from this file instead of ./.env (process environment wins)'
@@ -279,7 +279,7 @@ set edit:completion:arg-completer[mex2fa] = {|@words|
             cand --version 'Print version'
         }
         &'mex2fa;demo'= {
-            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
+            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
             cand --db-password-file 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)'
             cand --master-key-file 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY'
             cand --env-file 'Load settings from this file instead of ./.env (process environment wins)'
@@ -302,7 +302,7 @@ set edit:completion:arg-completer[mex2fa] = {|@words|
         &'mex2fa;log'= {
             cand --since 'Only entries at or after this UTC date or time (2026-11-25 or 2026-11-25T08:00:00Z)'
             cand --limit 'At most this many entries, newest first'
-            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
+            cand --db 'The app''s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)'
             cand --db-password-file 'Read the database password from this file''s first line (else MEX2FA_DB_PASSWORD)'
             cand --master-key-file 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY'
             cand --env-file 'Load settings from this file instead of ./.env (process environment wins)'

@@ -24,7 +24,7 @@ function __fish_mex2fa_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c mex2fa -n "__fish_mex2fa_needs_command" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_needs_command" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_needs_command" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_needs_command" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_needs_command" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
@@ -56,7 +56,7 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -l png -d 'Also wr
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -l svg -d 'Also write the QR code as an SVG image (created 0600; never overwritten)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -l code -d 'Confirm at once with this code from the authenticator app' -r
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -l ttl -d 'How long the enrollment stays pending (e.g. 900, 15m, 1h)' -r
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
@@ -76,7 +76,7 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -s q -l quiet -d '
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand enroll" -s V -l version -d 'Print version'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand confirm" -l code -d 'The 6-digit code (else asked on the terminal, or read from stdin)' -r
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand confirm" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand confirm" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand confirm" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand confirm" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand confirm" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
@@ -93,7 +93,7 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand confirm" -s h -l help -d '
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand confirm" -s V -l version -d 'Print version'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -l code -d 'The 6-digit code (else asked on the terminal, or read from stdin)' -r
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -l window -d 'Also accept this many 30-second steps before and after now (the app accepts 0)' -r
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
@@ -108,7 +108,7 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -l json -d 'Print 
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -s q -l quiet -d 'Print only results and errors, no progress or hints'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand verify" -s V -l version -d 'Print version'
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand disable" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand disable" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand disable" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand disable" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand disable" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
@@ -128,7 +128,7 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand disable" -s V -l version -
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l new-key-file -d 'File holding the new Fernet key (see `mex2fa keygen --out`)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l old-key-file -d 'A further old key to decrypt with (repeatable), e.g. for stragglers' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l backup -d 'Save every old token to this file first (created 0600; never overwritten)' -r -F
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
@@ -147,7 +147,7 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -s h -l help -
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand rotate-key" -s V -l version -d 'Print version'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l backup -d 'The backup file written by rotate-key' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l old-key-file -d 'A further key the backup\'s tokens may be under (repeatable): a backup of a rotation that also used --old-key-file holds tokens under each' -r -F
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
@@ -163,7 +163,7 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -l json -d 'Print
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -s q -l quiet -d 'Print only results and errors, no progress or hints'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand restore" -s V -l version -d 'Print version'
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
@@ -178,7 +178,7 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -l json -d 'Print 
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -s q -l quiet -d 'Print only results and errors, no progress or hints'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -s h -l help -d 'Print help'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand status" -s V -l version -d 'Print version'
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
@@ -196,7 +196,7 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -s q -l quiet -d '
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -l out -d 'Write the key to this file (created 0600; never overwritten) instead of stdout' -r -F
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
@@ -211,7 +211,7 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -l json -d 'Print 
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -s q -l quiet -d 'Print only results and errors, no progress or hints'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -s h -l help -d 'Print help'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand keygen" -s V -l version -d 'Print version'
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand completions" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand completions" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand completions" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand completions" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand completions" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
@@ -226,7 +226,7 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand completions" -l json -d 'P
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand completions" -s q -l quiet -d 'Print only results and errors, no progress or hints'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand demo" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand demo" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand demo" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand demo" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand demo" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
@@ -244,7 +244,7 @@ complete -c mex2fa -n "__fish_mex2fa_using_subcommand demo" -s h -l help -d 'Pri
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand log" -l since -d 'Only entries at or after this UTC date or time (2026-11-25 or 2026-11-25T08:00:00Z)' -r
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand log" -l limit -d 'At most this many entries, newest first' -r
-complete -c mex2fa -n "__fish_mex2fa_using_subcommand log" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
+complete -c mex2fa -n "__fish_mex2fa_using_subcommand log" -l db -d 'The app\'s database: a SQLite file (never created by mex2fa), or a postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand log" -l db-password-file -d 'Read the database password from this file\'s first line (else MEX2FA_DB_PASSWORD)' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand log" -l master-key-file -d 'Read the Fernet master key from this file instead of TWOFA_MASTER_KEY' -r -F
 complete -c mex2fa -n "__fish_mex2fa_using_subcommand log" -l env-file -d 'Load settings from this file instead of ./.env (process environment wins)' -r -F
