@@ -42,8 +42,9 @@ pub struct Cli {
 #[command(next_help_heading = "Database")]
 pub struct Global {
     /// The app's database: a SQLite file (never created by mex2fa), or a
-    /// postgres://USER@HOST[:PORT]/DBNAME URL (a password goes in
-    /// MEX2FA_DB_PASSWORD or --db-password-file, never on the command line)
+    /// postgres://USER@HOST[:PORT]/DBNAME or mysql://USER@HOST[:PORT]/DBNAME
+    /// URL (mariadb:// too; a password goes in MEX2FA_DB_PASSWORD or
+    /// --db-password-file, never on the command line)
     #[arg(long, global = true, env = "MEX2FA_DB", value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
 

@@ -1,7 +1,7 @@
 //! The MeXanimatoR database, behind one seam: the domain types below and the
 //! object-safe [`Store`] / [`Tx`] pair. [`open`] picks the backend from the
 //! [`Target`]; every backend lives in a folder of its own (`sqlite/`,
-//! `postgres/`) and nothing outside `db` sees its types or its SQL.
+//! `postgres/`, `mysql/`) and nothing outside `db` sees its types or its SQL.
 //!
 //! The app's table is only ever read, or updated in its enabled and secret
 //! columns. mex2fa's own state lives in tables of its own (`mex2fa_pending`,
@@ -17,22 +17,29 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
+pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
 
-/// Where the database is: a SQLite file, or a PostgreSQL server.
+/// Where the database is: a SQLite file, a PostgreSQL server, or a MariaDB
+/// or MySQL server.
 pub enum Target {
     Sqlite(PathBuf),
     Postgres(postgres::Location),
+    Mysql(mysql::Location),
 }
 
 impl Target {
-    /// Reads `--db`'s value: a `postgres://` or `postgresql://` URL, else a
-    /// SQLite file path. A password inside a URL is kept apart, zeroized.
+    /// Reads `--db`'s value: a `postgres://` or `postgresql://` URL, a
+    /// `mysql://` or `mariadb://` URL, else a SQLite file path. A password
+    /// inside a URL is kept apart, zeroized.
     pub fn parse(text: &str) -> Result<Target> {
         let lower = text.get(..14).unwrap_or(text).to_ascii_lowercase();
         if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
             return postgres::Location::parse(text).map(Target::Postgres);
+        }
+        if lower.starts_with("mysql://") || lower.starts_with("mariadb://") {
+            return mysql::Location::parse(text).map(Target::Mysql);
         }
         if let Some((scheme, _)) = text.split_once("://")
             && !scheme.is_empty()
@@ -41,7 +48,7 @@ impl Target {
                 .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
         {
             return Err(Error::usage(format!(
-                "'{}://' is not a database mex2fa knows; use a SQLite file path or a postgres:// URL",
+                "'{}://' is not a database mex2fa knows; use a SQLite file path, a postgres:// or a mysql:// URL",
                 crate::ui::escape(scheme)
             )));
         }
@@ -53,14 +60,17 @@ impl Target {
         match self {
             Target::Sqlite(_) => false,
             Target::Postgres(l) => l.has_inline_password(),
+            Target::Mysql(l) => l.has_inline_password(),
         }
     }
 
     /// Gives the connection a password from elsewhere (a file or a variable);
     /// one in the URL wins.
     pub fn set_password(&mut self, password: zeroize::Zeroizing<String>) {
-        if let Target::Postgres(l) = self {
-            l.set_password(password);
+        match self {
+            Target::Sqlite(_) => {}
+            Target::Postgres(l) => l.set_password(password),
+            Target::Mysql(l) => l.set_password(password),
         }
     }
 }
@@ -77,6 +87,7 @@ pub fn open(target: &Target, schema: Schema, options: Options) -> Result<Box<dyn
     match target {
         Target::Sqlite(path) => Ok(Box::new(sqlite::Db::open(path, schema, options)?)),
         Target::Postgres(location) => postgres::open(location, schema, options),
+        Target::Mysql(location) => mysql::open(location, schema, options),
     }
 }
 
@@ -646,6 +657,15 @@ mod tests {
             Target::parse("PostgreSQL://u@h/d"),
             Ok(Target::Postgres(_))
         ));
+        assert!(matches!(
+            Target::parse("mysql://u@h/d"),
+            Ok(Target::Mysql(_))
+        ));
+        assert!(matches!(
+            Target::parse("MariaDB://u@h/d"),
+            Ok(Target::Mysql(_))
+        ));
+        assert!(matches!(Target::parse("mysql://h/d"), Err(Error::Usage(_))));
         assert!(Target::parse("mongodb://h/d").is_err());
     }
 }

@@ -19,6 +19,7 @@ mod faults;
 mod hostile;
 mod hygiene;
 mod interop;
+mod mysql;
 mod output;
 mod postgres;
 mod powerloss;

@@ -1,0 +1,419 @@
+//! A MariaDB or MySQL server's location, read from the URL form the app's
+//! developers use with PyMySQL and SQLAlchemy:
+//! `mysql://` or `mariadb://USER[:PASSWORD]@HOST[:PORT]/DBNAME[?PARAM=VALUE&…]`,
+//! with `socket=PATH` for a Unix socket. Parsed here rather than by the
+//! driver so that each mistake gets its own message, the password is kept
+//! apart (and wiped), and `ssl-mode` has libpq's `sslmode` meanings.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// The TLS modes, with libpq's `sslmode` meanings (MariaDB and MySQL
+/// clients spell them `--ssl-mode`; both spellings are read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    /// Plain TCP.
+    Disable,
+    /// TLS when the server offers it, unverified; else plain (the default,
+    /// as MySQL's client's `PREFERRED`).
+    Prefer,
+    /// TLS, the certificate not verified.
+    Require,
+    /// TLS, the certificate chain verified, not the host name.
+    VerifyCa,
+    /// TLS, the chain and the host name verified.
+    VerifyFull,
+}
+
+impl SslMode {
+    /// libpq's words, and MySQL's client's upper-case ones
+    /// (`DISABLED`, `PREFERRED`, `REQUIRED`, `VERIFY_CA`, `VERIFY_IDENTITY`).
+    fn parse(text: &str) -> Option<SslMode> {
+        Some(match text.to_ascii_lowercase().replace('_', "-").as_str() {
+            "disable" | "disabled" => SslMode::Disable,
+            "allow" | "prefer" | "preferred" => SslMode::Prefer,
+            "require" | "required" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" | "verify-identity" => SslMode::VerifyFull,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
+/// Where a MariaDB or MySQL server is and how to reach it.
+pub struct Location {
+    pub user: Option<String>,
+    password: Option<Zeroizing<String>>,
+    inline_password: bool,
+    /// A host name or address (None: localhost).
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    /// A Unix socket's path, used instead of TCP.
+    pub socket: Option<PathBuf>,
+    pub dbname: Option<String>,
+    pub sslmode: SslMode,
+    pub sslrootcert: Option<PathBuf>,
+    pub connect_timeout: Duration,
+}
+
+/// The port MariaDB and MySQL listen on unless told otherwise.
+pub const DEFAULT_PORT: u16 = 3306;
+
+fn bad(msg: impl std::fmt::Display) -> Error {
+    Error::usage(format!("malformed mysql:// URL: {msg}"))
+}
+
+/// Percent-decodes one part of the URL.
+fn decode(part: &str, what: &str) -> Result<String> {
+    let bytes = part.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = part
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| {
+                    bad(format!(
+                        "a % in the {what} is not followed by two hex digits"
+                    ))
+                })?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| bad(format!("the {what} is not UTF-8 once decoded")))
+}
+
+impl Location {
+    pub fn parse(url: &str) -> Result<Location> {
+        let (_, rest) = url
+            .split_once("://")
+            .ok_or_else(|| bad("it has no scheme"))?;
+        if rest.chars().any(|c| c.is_control() || c == ' ') {
+            return Err(bad(
+                "it holds spaces or control characters (percent-encode them)",
+            ));
+        }
+        let (main, query) = match rest.split_once('?') {
+            Some((m, q)) => (m, Some(q)),
+            None => (rest, None),
+        };
+        let (authority, path) = match main.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (main, None),
+        };
+        // The last @ ends the credentials: a password may hold an encoded @ only.
+        let (credentials, hostport) = match authority.rsplit_once('@') {
+            Some((c, h)) => (Some(c), h),
+            None => (None, authority),
+        };
+        let mut loc = Location {
+            user: None,
+            password: None,
+            inline_password: false,
+            host: None,
+            port: None,
+            socket: None,
+            dbname: None,
+            sslmode: SslMode::Prefer,
+            sslrootcert: None,
+            connect_timeout: Duration::from_secs(10),
+        };
+        if let Some(c) = credentials {
+            let (user, password) = match c.split_once(':') {
+                Some((u, p)) => (u, Some(p)),
+                None => (c, None),
+            };
+            if !user.is_empty() {
+                loc.user = Some(decode(user, "user name")?);
+            }
+            if let Some(p) = password {
+                loc.password = Some(Zeroizing::new(decode(p, "password")?));
+                loc.inline_password = true;
+            }
+        }
+        if hostport.contains(',') {
+            return Err(bad("several hosts are not supported; name one"));
+        }
+        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+            let (h, after) = v6
+                .split_once(']')
+                .ok_or_else(|| bad("an IPv6 address's [ is not closed"))?;
+            (h, after.strip_prefix(':'))
+        } else {
+            match hostport.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (hostport, None),
+            }
+        };
+        if !host.is_empty() {
+            loc.host = Some(decode(host, "host")?);
+        }
+        if let Some(p) = port {
+            loc.port = Some(parse_port(p)?);
+        }
+        if let Some(p) = path.filter(|p| !p.is_empty()) {
+            if p.contains('/') {
+                return Err(bad(
+                    "the database name holds a '/'; the path is one database name",
+                ));
+            }
+            loc.dbname = Some(decode(p, "database name")?);
+        }
+        for pair in query.into_iter().flat_map(|q| q.split('&')) {
+            if pair.is_empty() {
+                continue;
+            }
+            let (k, v) = pair.split_once('=').ok_or_else(|| {
+                bad(format!(
+                    "the parameter '{}' has no value",
+                    crate::ui::escape(pair)
+                ))
+            })?;
+            let v = decode(v, "parameter value")?;
+            match k.replace('_', "-").as_str() {
+                "ssl-mode" | "sslmode" => {
+                    loc.sslmode = SslMode::parse(&v).ok_or_else(|| {
+                        bad(format!(
+                            "ssl-mode '{}' is not one of disable, prefer, require, verify-ca, verify-full",
+                            crate::ui::escape(&v)
+                        ))
+                    })?;
+                }
+                "ssl-ca" | "sslrootcert" => loc.sslrootcert = Some(PathBuf::from(v)),
+                "socket" | "unix-socket" => {
+                    if !v.starts_with('/') {
+                        return Err(bad(format!(
+                            "socket '{}' is not an absolute path",
+                            crate::ui::escape(&v)
+                        )));
+                    }
+                    loc.socket = Some(PathBuf::from(v));
+                }
+                "connect-timeout" => {
+                    let secs: u64 =
+                        v.parse()
+                            .ok()
+                            .filter(|&s| s > 0 && s <= 3600)
+                            .ok_or_else(|| {
+                                bad("connect_timeout is not a number of seconds (1 to 3600)")
+                            })?;
+                    loc.connect_timeout = Duration::from_secs(secs);
+                }
+                "password" => {
+                    loc.password = Some(Zeroizing::new(v));
+                    loc.inline_password = true;
+                }
+                _ => {
+                    return Err(bad(format!(
+                        "the parameter '{}' is not one mex2fa takes (socket, ssl-mode, ssl-ca, connect_timeout)",
+                        crate::ui::escape(k)
+                    )));
+                }
+            }
+        }
+        if loc.user.is_none() {
+            return Err(bad("it names no user (mysql://USER@HOST/DBNAME)"));
+        }
+        if loc.dbname.is_none() {
+            return Err(bad("it names no database (mysql://USER@HOST/DBNAME)"));
+        }
+        Ok(loc)
+    }
+
+    pub fn has_inline_password(&self) -> bool {
+        self.inline_password
+    }
+
+    pub fn set_password(&mut self, password: Zeroizing<String>) {
+        if !self.inline_password {
+            self.password = Some(password);
+        }
+    }
+
+    pub fn password(&self) -> Option<&str> {
+        self.password.as_deref().map(String::as_str)
+    }
+
+    /// The host as messages show it.
+    pub fn host_shown(&self) -> String {
+        match &self.socket {
+            Some(path) => format!("the socket {}", crate::ui::escape(&path.to_string_lossy())),
+            None => {
+                let host = self.host.as_deref().unwrap_or("localhost");
+                let port = self.port.unwrap_or(DEFAULT_PORT);
+                if host.contains(':') {
+                    format!("[{host}]:{port}")
+                } else {
+                    format!("{host}:{port}")
+                }
+            }
+        }
+    }
+
+    /// The location as messages show it: never with the password.
+    pub fn shown(&self) -> String {
+        format!(
+            "MariaDB/MySQL database '{}' as '{}' on {}",
+            self.dbname.as_deref().unwrap_or(""),
+            self.user.as_deref().unwrap_or(""),
+            self.host_shown()
+        )
+    }
+}
+
+fn parse_port(p: &str) -> Result<u16> {
+    p.parse::<u16>().ok().filter(|&n| n > 0).ok_or_else(|| {
+        bad(format!(
+            "the port '{}' is not a number from 1 to 65535",
+            crate::ui::escape(p)
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_form() {
+        let l = Location::parse(
+            "mariadb://app%40corp:s%3Acret@db.example:3307/mex?ssl-mode=verify-full&ssl-ca=/ca.pem",
+        )
+        .unwrap();
+        assert_eq!(l.user.as_deref(), Some("app@corp"));
+        assert_eq!(l.password(), Some("s:cret"));
+        assert!(l.has_inline_password());
+        assert_eq!(l.host.as_deref(), Some("db.example"));
+        assert_eq!(l.port, Some(3307));
+        assert_eq!(l.dbname.as_deref(), Some("mex"));
+        assert_eq!(l.sslmode, SslMode::VerifyFull);
+        assert_eq!(
+            l.sslrootcert.as_deref(),
+            Some(std::path::Path::new("/ca.pem"))
+        );
+        assert!(!l.shown().contains("s:cret"));
+        assert_eq!(l.host_shown(), "db.example:3307");
+    }
+
+    #[test]
+    fn defaults() {
+        let l = Location::parse("mysql://app@h/mex").unwrap();
+        assert_eq!(l.sslmode, SslMode::Prefer);
+        assert_eq!(l.port, None);
+        assert_eq!(l.host_shown(), "h:3306");
+        assert!(!l.has_inline_password());
+        assert_eq!(l.password(), None);
+    }
+
+    #[test]
+    fn spellings_of_the_tls_mode() {
+        for (query, mode) in [
+            ("sslmode=disable", SslMode::Disable),
+            ("ssl-mode=DISABLED", SslMode::Disable),
+            ("ssl_mode=require", SslMode::Require),
+            ("ssl-mode=REQUIRED", SslMode::Require),
+            ("ssl-mode=verify-ca", SslMode::VerifyCa),
+            ("ssl-mode=VERIFY_CA", SslMode::VerifyCa),
+            ("ssl-mode=VERIFY_IDENTITY", SslMode::VerifyFull),
+            ("sslmode=verify-full", SslMode::VerifyFull),
+            ("sslmode=prefer", SslMode::Prefer),
+        ] {
+            let l = Location::parse(&format!("mysql://u@h/d?{query}")).unwrap();
+            assert_eq!(l.sslmode, mode, "{query}");
+        }
+        let l = Location::parse("mysql://u@h/d?sslrootcert=/r.pem").unwrap();
+        assert_eq!(
+            l.sslrootcert.as_deref(),
+            Some(std::path::Path::new("/r.pem"))
+        );
+    }
+
+    #[test]
+    fn socket_and_ipv6() {
+        let l = Location::parse("mysql://u@/mex?socket=%2Frun%2Fmysqld%2Fmysqld.sock").unwrap();
+        assert_eq!(
+            l.socket.as_deref(),
+            Some(std::path::Path::new("/run/mysqld/mysqld.sock"))
+        );
+        assert_eq!(l.host_shown(), "the socket /run/mysqld/mysqld.sock");
+        let l = Location::parse("mysql://u@localhost/mex?socket=/tmp/m.sock").unwrap();
+        assert!(l.socket.is_some());
+        let l = Location::parse("mysql://u@[::1]:3307/mex").unwrap();
+        assert_eq!(l.host.as_deref(), Some("::1"));
+        assert_eq!(l.port, Some(3307));
+        assert_eq!(l.host_shown(), "[::1]:3307");
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        for (url, says) in [
+            ("mysql://u@h:99999/d", "port"),
+            ("mysql://u@h:0/d", "port"),
+            ("mysql://u@h:x/d", "port"),
+            ("mysql://u@h/d?ssl-mode=maybe", "ssl-mode"),
+            ("mysql://u@h/d?colour=red", "colour"),
+            ("mysql://u@h/d?socket", "no value"),
+            ("mysql://u@h/d?socket=run/m.sock", "absolute"),
+            ("mysql://u@h/d?connect_timeout=0", "connect_timeout"),
+            ("mysql://h/d", "no user"),
+            ("mysql://u@h", "no database"),
+            ("mysql://u@h/", "no database"),
+            ("mysql://u@h/a/b", "'/'"),
+            ("mysql://u@h1,h2/d", "several hosts"),
+            ("mysql://u@h/d%zz", "hex"),
+            ("mysql://u@h/d%ff", "UTF-8"),
+            ("mysql://u@[::1/d", "IPv6"),
+            ("mysql://u@h/d b", "spaces"),
+        ] {
+            let e = Location::parse(url).err().unwrap();
+            assert!(matches!(e, Error::Usage(_)), "{url}: exit 2 expected");
+            let e = e.to_string();
+            assert!(e.contains(says), "{url}: {e}");
+            assert!(e.starts_with("malformed mysql:// URL"), "{url}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_password_is_never_shown() {
+        let l = Location::parse("mysql://u:hunter2@h/d").unwrap();
+        assert!(!l.shown().contains("hunter2"));
+        assert!(!l.host_shown().contains("hunter2"));
+        let e = Location::parse("mysql://u:hunter2@h/d?bad=1")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn an_outside_password_does_not_replace_the_urls() {
+        let mut l = Location::parse("mysql://u:inline@h/d").unwrap();
+        l.set_password(Zeroizing::new("other".into()));
+        assert_eq!(l.password(), Some("inline"));
+        let mut l = Location::parse("mysql://u@h/d").unwrap();
+        l.set_password(Zeroizing::new("other".into()));
+        assert_eq!(l.password(), Some("other"));
+        assert!(!l.has_inline_password());
+        let l = Location::parse("mysql://u@h/d?password=p").unwrap();
+        assert!(l.has_inline_password());
+    }
+}
