@@ -7,7 +7,7 @@ use clap_complete::ArgValueCandidates;
 
 use crate::cmd::completions::{Offer, users};
 
-/// Manage TOTP two-factor authentication in the MeXanimatoR SQLite database.
+/// Manage TOTP two-factor authentication in the MeXanimatoR database.
 ///
 /// mex2fa does from a terminal what the app does through its settings page
 /// (enroll, confirm, disable), plus what only an operator needs: verify a code,

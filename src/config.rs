@@ -334,7 +334,7 @@ impl Config {
     fn open(&self, mode: Mode) -> Result<Box<dyn Store>> {
         let target = self.target.as_ref().ok_or_else(|| {
             Error::db(
-                "no database given: set MEX2FA_DB or pass --db (the app's SQLite file, or a postgres:// URL)",
+                "no database given: set MEX2FA_DB or pass --db (the app's SQLite file, or a postgres:// or mysql:// URL)",
             )
         })?;
         db::open(
