@@ -883,7 +883,8 @@ impl super::Tx for Tx<'_> {
         only_tokens: bool,
         size: usize,
     ) -> Result<Box<dyn super::Pages + '_>> {
-        Ok(Box::new(Pages::new(
+        // What a check of the stored tokens needs: ids and tokens.
+        let mut pages = Pages::new(
             &self.tx,
             self.schema,
             self.form,
@@ -891,7 +892,9 @@ impl super::Tx for Tx<'_> {
             only_tokens,
             size,
             (self.path, self.busy),
-        )))
+        );
+        pages.lean = true;
+        Ok(Box::new(pages))
     }
 
     fn token_pages(&mut self, place: Place, size: usize) -> Result<Box<dyn super::Pages + '_>> {
