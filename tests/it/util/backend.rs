@@ -1,10 +1,10 @@
 //! The same tests on every backend: [`Backend`] names one, [`Db`] is a fresh
 //! database of it (a SQLite file, or a database created for the test on the
-//! throwaway PostgreSQL server `scripts/test` starts), with the app's table
-//! in a chosen [`Shape`] and the accounts alice, bob and carol.
+//! throwaway PostgreSQL or MariaDB server `scripts/test` starts), with the
+//! app's table in a chosen [`Shape`] and the accounts alice, bob and carol.
 //!
-//! The server is required, never optional: without `MEX2FA_TEST_PG_URL` the
-//! PostgreSQL cases fail, saying to run `scripts/test`.
+//! The servers are required, never optional: without `MEX2FA_TEST_PG_URL`
+//! or `MEX2FA_TEST_MYSQL_URL` their cases fail, saying to run `scripts/test`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
@@ -19,10 +19,11 @@ use super::{KEY, bin, python};
 pub enum Backend {
     Sqlite,
     Postgres,
+    Mariadb,
 }
 
 /// Every backend, for a table of cases run on each.
-pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+pub const BACKENDS: [Backend; 3] = [Backend::Sqlite, Backend::Postgres, Backend::Mariadb];
 
 /// How the app's table is declared.
 #[derive(Debug, Clone, Copy)]
@@ -85,6 +86,44 @@ fn server() -> Server {
     }
 }
 
+/// The throwaway MariaDB server: user, password, host, port, CA.
+fn my_server() -> Server {
+    let url = std::env::var("MEX2FA_TEST_MYSQL_URL").unwrap_or_else(|_| {
+        panic!("MEX2FA_TEST_MYSQL_URL is not set: run scripts/test (it starts a throwaway MariaDB)")
+    });
+    let ca = std::env::var("MEX2FA_TEST_MYSQL_CA")
+        .unwrap_or_else(|_| panic!("MEX2FA_TEST_MYSQL_CA is not set: run scripts/test"));
+    let opts = mysql::Opts::from_url(&url).expect("MEX2FA_TEST_MYSQL_URL");
+    Server {
+        user: opts.get_user().expect("user").to_string(),
+        password: opts.get_pass().expect("password").to_string(),
+        host: opts.get_ip_or_hostname().to_string(),
+        port: opts.get_tcp_port(),
+        ca,
+    }
+}
+
+fn my_admin(dbname: Option<&str>) -> mysql::Conn {
+    let s = my_server();
+    let opts = mysql::OptsBuilder::new()
+        .user(Some(s.user))
+        .pass(Some(s.password))
+        .ip_or_hostname(Some(s.host))
+        .tcp_port(s.port)
+        .prefer_socket(false)
+        .db_name(dbname);
+    mysql::Conn::new(opts)
+        .unwrap_or_else(|e| panic!("cannot reach the test MariaDB ({e}): run scripts/test"))
+}
+
+fn my_text(v: &mysql::Value) -> String {
+    match v {
+        mysql::Value::NULL => String::new(),
+        mysql::Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        other => other.as_sql(true).trim_matches('\'').to_string(),
+    }
+}
+
 fn admin(dbname: &str) -> postgres::Client {
     let s = server();
     postgres::Config::new()
@@ -113,16 +152,25 @@ impl Db {
         let dir = tempfile::tempdir().expect("temp dir");
         let name = match backend {
             Backend::Sqlite => dir.path().join("app.db").display().to_string(),
-            Backend::Postgres => format!(
+            Backend::Postgres | Backend::Mariadb => format!(
                 "mex2fa_t{}_{}",
                 std::process::id(),
                 COUNTER.fetch_add(1, Ordering::Relaxed)
             ),
         };
-        if backend == Backend::Postgres {
-            admin("postgres")
+        match backend {
+            Backend::Sqlite => {}
+            Backend::Postgres => admin("postgres")
                 .batch_execute(&format!("CREATE DATABASE {name}"))
-                .expect("create database");
+                .expect("create database"),
+            Backend::Mariadb => {
+                use mysql::prelude::Queryable;
+                my_admin(None)
+                    .query_drop(format!(
+                        "CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
+                    ))
+                    .expect("create database")
+            }
         }
         let db = Db {
             backend,
@@ -142,6 +190,8 @@ impl Db {
         match (self.backend, self.shape.schema) {
             // SQLite's schemas are attached databases: the file's own is "main".
             (Backend::Sqlite, Some(_)) => "main.account".into(),
+            // MariaDB's schemas are its databases.
+            (Backend::Mariadb, Some(_)) => format!("{}.account", self.name),
             (_, Some(s)) => format!("{s}.account"),
             (_, None) => "account".into(),
         }
@@ -184,14 +234,31 @@ impl Db {
                 },
                 if s.text_secret { "text" } else { "bytea" },
             ),
+            Backend::Mariadb => (
+                if s.text_id {
+                    "accountid VARCHAR(64) PRIMARY KEY"
+                } else {
+                    "accountid INT AUTO_INCREMENT PRIMARY KEY"
+                },
+                if s.bool_flag {
+                    "BOOLEAN DEFAULT 0"
+                } else {
+                    "INT DEFAULT 0"
+                },
+                if s.text_secret { "TEXT" } else { "BLOB" },
+            ),
         };
         let schema = match (self.backend, s.schema) {
             (Backend::Postgres, Some(name)) => format!("CREATE SCHEMA {name};"),
             _ => String::new(),
         };
+        let (user, engine) = match self.backend {
+            Backend::Mariadb => ("VARCHAR(255)", " ENGINE=InnoDB"),
+            _ => ("TEXT", ""),
+        };
         format!(
-            "{schema}CREATE TABLE {} ({id}, username TEXT UNIQUE NOT NULL, email TEXT, password TEXT,
-             twofa_enabled {flag}, twofa_secret {secret});",
+            "{schema}CREATE TABLE {} ({id}, username {user} UNIQUE NOT NULL, email TEXT, password TEXT,
+             twofa_enabled {flag}, twofa_secret {secret}){engine};",
             self.table()
         )
     }
@@ -222,6 +289,12 @@ impl Db {
             Backend::Postgres => admin(&self.name)
                 .batch_execute(sql)
                 .unwrap_or_else(|e| panic!("{sql}: {e}")),
+            Backend::Mariadb => {
+                use mysql::prelude::Queryable;
+                my_admin(Some(&self.name))
+                    .query_drop(sql)
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
         }
     }
 
@@ -245,6 +318,13 @@ impl Db {
                 .query_one(&format!("SELECT ({sql})::text"), &[])
                 .map(|r| r.get::<_, Option<String>>(0).unwrap_or_default())
                 .unwrap_or_else(|e| panic!("{sql}: {e}")),
+            Backend::Mariadb => {
+                use mysql::prelude::Queryable;
+                let v: Option<mysql::Value> = my_admin(Some(&self.name))
+                    .query_first(sql)
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                v.map(|v| my_text(&v)).unwrap_or_default()
+            }
         }
     }
 
@@ -286,6 +366,17 @@ impl Db {
                     .expect("query")
                     .iter()
                     .map(|r| (r.get(0), r.get(1), r.get(2)))
+                    .collect()
+            }
+            Backend::Mariadb => {
+                use mysql::prelude::Queryable;
+                let rows: Vec<(String, Option<String>, Option<Vec<u8>>)> = my_admin(Some(&self.name))
+                    .query(format!(
+                        "SELECT username, CAST(twofa_enabled AS CHAR), CAST(twofa_secret AS BINARY) FROM {t} ORDER BY username"
+                    ))
+                    .expect("query");
+                rows.into_iter()
+                    .map(|(u, en, sec)| (u, en.unwrap_or_default(), sec))
                     .collect()
             }
         };
@@ -330,6 +421,19 @@ impl Db {
                         out.push_str(&format!("{table}: {}\n", r.expect("row").join(", ")));
                     }
                 }
+                Backend::Mariadb => {
+                    use mysql::prelude::Queryable;
+                    let mut c = my_admin(Some(&self.name));
+                    let Ok(rows) =
+                        c.query::<mysql::Row, _>(format!("SELECT * FROM {table} ORDER BY 1"))
+                    else {
+                        continue;
+                    };
+                    for r in rows {
+                        let values: Vec<String> = r.unwrap().iter().map(my_text).collect();
+                        out.push_str(&format!("{table}: {}\n", values.join(", ")));
+                    }
+                }
                 Backend::Postgres => {
                     let mut c = admin(&self.name);
                     let exists: bool = c
@@ -367,6 +471,13 @@ impl Db {
                     s.user, s.host, s.port, self.name, s.ca
                 )
             }
+            Backend::Mariadb => {
+                let s = my_server();
+                format!(
+                    "mysql://{}@{}:{}/{}?ssl-mode=verify-full&ssl-ca={}",
+                    s.user, s.host, s.port, self.name, s.ca
+                )
+            }
         }
     }
 
@@ -386,12 +497,23 @@ impl Db {
                     s.user, s.password, s.host, s.port, self.name
                 )
             }
+            Backend::Mariadb => {
+                let s = my_server();
+                format!(
+                    "mysql://{}:{}@{}:{}/{}",
+                    s.user, s.password, s.host, s.port, self.name
+                )
+            }
         }
     }
 
     /// The password the binary is given for a server (none for SQLite).
     pub fn password(&self) -> Option<String> {
-        (self.backend == Backend::Postgres).then(|| server().password)
+        match self.backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(server().password),
+            Backend::Mariadb => Some(my_server().password),
+        }
     }
 
     /// The binary with a cleared environment, pointed at this database.
@@ -469,11 +591,18 @@ impl Db {
 
 impl Drop for Db {
     fn drop(&mut self) {
-        if self.backend == Backend::Postgres {
-            let _ = admin("postgres").batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
+        match self.backend {
+            Backend::Sqlite => {}
+            Backend::Postgres => {
+                let _ = admin("postgres").batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ));
+            }
+            Backend::Mariadb => {
+                use mysql::prelude::Queryable;
+                let _ = my_admin(None).query_drop(format!("DROP DATABASE IF EXISTS {}", self.name));
+            }
         }
     }
 }
