@@ -88,17 +88,19 @@ impl Run for Disable {
             return Ok(());
         }
         if !targets.is_empty() {
+            // The question names the database, so that the right one is changed.
             let question = if self.all {
                 format!(
-                    "Disable 2FA for all {} accounts that have it?",
-                    targets.len()
+                    "Disable 2FA for all {} accounts that have it in {}?",
+                    targets.len(),
+                    db.location()
                 )
             } else {
                 let names: Vec<String> = targets
                     .iter()
                     .map(|a| format!("'{}'", ui::escape(&a.user)))
                     .collect();
-                format!("Disable 2FA for {}?", names.join(", "))
+                format!("Disable 2FA for {} in {}?", names.join(", "), db.location())
             };
             ui::confirm(&question, self.yes)?;
         }

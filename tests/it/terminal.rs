@@ -174,7 +174,7 @@ fn disable_on_a_terminal_asks_first() {
         &env,
         &keyed(&env),
         &["disable", "alice"],
-        &[(r"Disable 2FA for 'alice'\? \[y/n\] ", "n\n")],
+        &[(r"Disable 2FA for 'alice' in [^?]*\? \[y/n\] ", "n\n")],
         None,
     );
     assert_eq!(run.exit, 2, "{}", run.output);
@@ -184,7 +184,7 @@ fn disable_on_a_terminal_asks_first() {
         &env,
         &keyed(&env),
         &["disable", "alice"],
-        &[(r"Disable 2FA for 'alice'\? \[y/n\] ", "y\n")],
+        &[(r"Disable 2FA for 'alice' in [^?]*\? \[y/n\] ", "y\n")],
         None,
     );
     assert_eq!(run.exit, 0, "{}", run.output);
@@ -360,7 +360,7 @@ fn a_typed_yes_and_enter_are_consumed_by_the_question() {
         &python,
         &env,
         &["disable", "alice"],
-        &[(r"Disable 2FA for 'alice'\? \[y/n\] ", "yes\n")],
+        &[(r"Disable 2FA for 'alice' in [^?]*\? \[y/n\] ", "yes\n")],
     );
     assert_eq!(run.exit, 0, "{}", run.output);
     assert_eq!(left, "", "left in the terminal for the shell to run");
@@ -377,7 +377,7 @@ fn a_typed_no_and_enter_are_consumed_and_change_nothing() {
         &python,
         &env,
         &["disable", "alice"],
-        &[(r"Disable 2FA for 'alice'\? \[y/n\] ", "n\n")],
+        &[(r"Disable 2FA for 'alice' in [^?]*\? \[y/n\] ", "n\n")],
     );
     assert_eq!(run.exit, 2, "{}", run.output);
     assert!(
@@ -395,7 +395,7 @@ fn anything_but_yes_or_no_asks_again() {
     let env = TestEnv::new();
     env.enable_steady("alice");
     let before = env.snapshot();
-    let question = r"Disable 2FA for 'alice'\? \[y/n\] ";
+    let question = r"Disable 2FA for 'alice' in [^?]*\? \[y/n\] ";
     let (run, left) = on_tty_leftover(
         &python,
         &env,
@@ -411,6 +411,11 @@ fn anything_but_yes_or_no_asks_again() {
     assert_eq!(run.exit, 2, "{}", run.output);
     assert_eq!(left, "");
     assert!(env.snapshot() == before, "a 'no' changes nothing");
+    assert!(
+        run.output.contains(&env.db.display().to_string()),
+        "the question names the database it changes: {}",
+        run.output
+    );
     let (run, _) = on_tty_leftover(
         &python,
         &env,
