@@ -176,6 +176,10 @@ pub struct Enroll {
     #[arg(long)]
     pub force: bool,
 
+    /// With --force, do not ask on a terminal before starting the re-enrollment
+    #[arg(short, long)]
+    pub yes: bool,
+
     /// Also print the otpauth URI and the secret
     #[arg(long)]
     pub show_secret: bool,

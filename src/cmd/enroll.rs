@@ -40,6 +40,17 @@ impl Run for Enroll {
                 "'{shown}' already has 2FA enabled; pass --force to re-enroll (the old secret keeps working until the new one is confirmed)"
             )));
         }
+        // A re-enrollment at a terminal is asked first (scripts pass --force
+        // alone, as before: nothing is destroyed until a code confirms it).
+        if account.enabled && ui::stdin_is_tty() {
+            ui::confirm(
+                &format!(
+                    "Re-enroll '{shown}' in {}? The current secret keeps working until the new one is confirmed.",
+                    db.location()
+                ),
+                self.yes,
+            )?;
+        }
         let key = cfg.master_key()?;
         let secret = Secret::generate();
         let uri = provisioning_uri(&secret, &account.user, &cfg.issuer);

@@ -537,3 +537,39 @@ fn nothing_to_disable_asks_nothing_on_a_terminal() {
     assert!(!run.output.contains("[y/n]"), "{}", run.output);
     assert_eq!(env.full_row("carol"), carol);
 }
+
+/// `enroll --force` of a user with 2FA on asks first at a terminal; a 'no'
+/// leaves nothing pending, a 'yes' starts the re-enrollment.
+#[test]
+fn a_re_enrollment_is_asked_first_on_a_terminal() {
+    let python = python();
+    let env = TestEnv::new();
+    env.enable_steady("alice");
+    let before = env.snapshot();
+    let question = r"Re-enroll 'alice' in [^?]*\? The current secret keeps working until the new one is confirmed\. \[y/n\] ";
+    let run = on_tty(
+        &python,
+        &env,
+        &keyed(&env),
+        &["enroll", "alice", "--force", "--no-qr"],
+        &[(question, "no\n")],
+        None,
+    );
+    assert_eq!(run.exit, 2, "{}", run.output);
+    assert!(env.snapshot() == before, "a 'no' changes nothing");
+    let run = on_tty(
+        &python,
+        &env,
+        &keyed(&env),
+        &["enroll", "alice", "--force", "--no-qr"],
+        &[(question, "yes\n"), (r"code \(1/3\): ", "\u{3}")],
+        None,
+    );
+    assert_ne!(run.exit, 0, "{}", run.output);
+    assert_eq!(
+        env.sql_i64("SELECT count(*) FROM mex2fa_pending"),
+        1,
+        "the re-enrollment is pending: {}",
+        run.output
+    );
+}
