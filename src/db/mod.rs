@@ -550,8 +550,19 @@ pub trait TokenWriter {
     /// old one was read, if the backend said.
     fn put(&mut self, place: Place, id: &AccountId, slot: Option<Slot>, token: &str) -> Result<()>;
 
-    /// Writes what is held back; how many rows were changed in all.
-    fn finish(self: Box<Self>) -> Result<u64>;
+    /// Writes what is held back; what was written in all.
+    fn finish(self: Box<Self>) -> Result<Written>;
+}
+
+/// What a [`TokenWriter`] wrote.
+#[derive(Debug)]
+pub struct Written {
+    /// Rows changed.
+    pub rows: u64,
+    /// The places where the backend read every write back as sent, in a
+    /// transaction where nothing else can change a token (no trigger on the
+    /// tables it writes): a check of what is stored need not read them again.
+    pub read_back: Vec<Place>,
 }
 
 /// Rows affected by a one-row change: exactly one, or the row changed under us.

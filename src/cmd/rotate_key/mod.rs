@@ -26,7 +26,7 @@ use super::{Run, stream};
 use crate::cli::RotateKey;
 use crate::config::{Config, read_key_file};
 use crate::crypto::{MasterKey, Reencrypted, Rotated, decrypting_key, reencrypt};
-use crate::db::{AccountId, AuditEntry, Place, TokenRow, Tx};
+use crate::db::{AccountId, AuditEntry, Place, TokenRow, Tx, Written};
 use crate::error::{Error, Result};
 use crate::{backup, note, ui};
 
@@ -222,8 +222,8 @@ impl Feed {
     }
 }
 
-/// Writes every record of `feed`; returns how many rows were changed.
-fn write_all(tx: &mut dyn Tx, feed: &mut Feed) -> Result<u64> {
+/// Writes every record of `feed`; what was written.
+fn write_all(tx: &mut dyn Tx, feed: &mut Feed) -> Result<Written> {
     let mut writer = tx.token_writer()?;
     while let Some(r) = feed.pop() {
         writer.put(r.place, &r.id, r.slot, &r.token)?;
@@ -231,13 +231,15 @@ fn write_all(tx: &mut dyn Tx, feed: &mut Feed) -> Result<u64> {
     writer.finish()
 }
 
-/// Reads back, before the commit, every token now stored and proves each
-/// decrypts under the new key: what counts is what the database holds, not
-/// what was sent (a trigger, say, may have put another value back).
-fn prove_stored(tx: &mut dyn Tx, new: &MasterKey) -> Result<()> {
+/// Reads back, before the commit, every token now stored in `places` and
+/// proves each decrypts under the new key: what counts is what the database
+/// holds, not what was sent (a trigger, say, may have put another value
+/// back). A place the backend read back write by write (see
+/// [`Written::read_back`]) is not read again.
+fn prove_stored(tx: &mut dyn Tx, new: &MasterKey, places: &[Place]) -> Result<()> {
     let mut wrong: Vec<(Place, AccountId)> = Vec::new();
     let mut count = 0u64;
-    for place in [Place::Account, Place::Pending] {
+    for &place in places {
         // A plain read: the rows are this transaction's already.
         stream(
             tx.pages(place, true, PAGE)?,
@@ -424,13 +426,13 @@ impl Run for RotateKey {
                 }
             })?;
             feed.bar.finish_and_clear();
-            if written != tally.to_rotate() {
+            if written.rows != tally.to_rotate() {
                 return Err(Error::state(format!(
-                    "{written} of {} tokens were rewritten; nothing was changed, run it again",
+                    "{} of {} tokens were rewritten; nothing was changed, run it again",
+                    written.rows,
                     tally.to_rotate()
                 )));
             }
-            prove_stored(tx, &new)?;
             tx.audit(AuditEntry {
                 os_user: &os_user,
                 action: "rotate-key",
@@ -447,6 +449,12 @@ impl Run for RotateKey {
                         .unwrap_or_default()
                 ),
             })?;
+            // Last before the commit, after every write of this transaction.
+            let unproven: Vec<Place> = [Place::Account, Place::Pending]
+                .into_iter()
+                .filter(|p| !written.read_back.contains(p))
+                .collect();
+            prove_stored(tx, &new, &unproven)?;
             Ok(tally)
         });
         match result {

@@ -1459,13 +1459,16 @@ impl super::TokenWriter for TokenWriter<'_, '_> {
         Ok(())
     }
 
-    fn finish(mut self: Box<Self>) -> Result<u64> {
+    fn finish(mut self: Box<Self>) -> Result<super::Written> {
         self.flush(0)?;
         self.flush(1)?;
         self.tx
             .query_drop(format!("DROP TEMPORARY TABLE IF EXISTS {BATCH_TABLE}"))
             .map_err(|e| self.err(e))?;
-        Ok(self.written)
+        Ok(super::Written {
+            rows: self.written,
+            read_back: Vec::new(),
+        })
     }
 }
 

@@ -1242,7 +1242,7 @@ impl super::TokenWriter for TokenWriter<'_, '_> {
         Ok(())
     }
 
-    fn finish(mut self: Box<Self>) -> Result<u64> {
+    fn finish(mut self: Box<Self>) -> Result<super::Written> {
         self.flush()?;
         let mut written = 0;
         for sql in &self.apply {
@@ -1251,6 +1251,9 @@ impl super::TokenWriter for TokenWriter<'_, '_> {
                 .execute(sql.as_str(), &[])
                 .map_err(|e| pg_error(self.shown, self.busy, e))?;
         }
-        Ok(written)
+        Ok(super::Written {
+            rows: written,
+            read_back: Vec::new(),
+        })
     }
 }

@@ -214,6 +214,8 @@ impl Spot {
 /// the result is exactly what the `UPDATE` would leave: a rowid table in the
 /// main database, no trigger (it would not fire), no CHECK constraint or
 /// generated column (not re-evaluated), no index on or over the secret column.
+/// Nor where mex2fa's own tables have a trigger: then a write there could
+/// change a token after it was written and read back.
 #[derive(Debug, Clone, Copy)]
 struct InPlace {
     /// A name of the rowid that no declared column shadows.
@@ -269,6 +271,17 @@ impl InPlace {
             }
         }
         if !a_table {
+            return Ok(None);
+        }
+        let own_triggers: bool = conn.query_row(
+            &format!(
+                "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'trigger'
+                 AND tbl_name IN ('{PENDING_TABLE}', '{AUDIT_TABLE}') COLLATE NOCASE"
+            ),
+            [],
+            |r| r.get(0),
+        )?;
+        if own_triggers {
             return Ok(None);
         }
         // Indexes made by UNIQUE or PRIMARY KEY constraints have no SQL of their own.
@@ -988,6 +1001,7 @@ impl super::Tx for Tx<'_> {
         Ok(Box::new(TokenWriter {
             stmts: [account, pending],
             form: self.form,
+            all_in_place: overwriter.is_some(),
             overwriter,
             written: 0,
             path: self.path,
@@ -1089,6 +1103,9 @@ struct TokenWriter<'t> {
     form: TokenForm,
     /// In-place overwrites, where the table allows them.
     overwriter: Option<Overwriter<'t>>,
+    /// Whether every account row so far was overwritten in place (and so
+    /// read back as written).
+    all_in_place: bool,
     written: u64,
     path: &'t Path,
     busy: Duration,
@@ -1118,21 +1135,49 @@ impl super::TokenWriter for TokenWriter<'_> {
         let err = |e| sql_error(path, busy, e);
         if let (Place::Account, Some(slot), Some(o)) = (place, slot, self.overwriter.as_mut()) {
             let slot = Spot::from_slot(slot);
-            if slot.len as usize == token.len()
-                && o.overwrite(slot, token.as_bytes()).map_err(err)?
-            {
-                self.written += 1;
-                return Ok(());
+            if slot.len as usize == token.len() {
+                match o.overwrite(slot, token.as_bytes()).map_err(err)? {
+                    Overwrite::Written => {
+                        self.written += 1;
+                        return Ok(());
+                    }
+                    Overwrite::ReadBackDiffers => {
+                        return Err(Error::db(format!(
+                            "the token of account id {id} read back after writing is not what was written; nothing was changed"
+                        )));
+                    }
+                    Overwrite::NotThere => {}
+                }
             }
+        }
+        if place == Place::Account {
+            self.all_in_place = false;
         }
         let n = self.update(place, id, token).map_err(err)?;
         self.written += n as u64;
         Ok(())
     }
 
-    fn finish(self: Box<Self>) -> Result<u64> {
-        Ok(self.written)
+    fn finish(self: Box<Self>) -> Result<super::Written> {
+        Ok(super::Written {
+            rows: self.written,
+            read_back: if self.all_in_place {
+                vec![Place::Account]
+            } else {
+                Vec::new()
+            },
+        })
     }
+}
+
+/// What an in-place overwrite came to.
+enum Overwrite {
+    /// Written, and read back as written.
+    Written,
+    /// Read back as something else: SQLite did not store what it was given.
+    ReadBackDiffers,
+    /// The value there is not the one read (or has another length): nothing written.
+    NotThere,
 }
 
 /// One incremental-blob handle on the secret column, moved from row to row.
@@ -1143,6 +1188,8 @@ struct Overwriter<'t> {
     blob: Option<Blob<'t>>,
     /// Cleared when SQLite refuses a handle on the column: no second try.
     usable: bool,
+    /// What a write is read back into.
+    back: Vec<u8>,
 }
 
 impl<'t> Overwriter<'t> {
@@ -1153,14 +1200,15 @@ impl<'t> Overwriter<'t> {
             column: CString::new(s.secret.as_str()).ok()?,
             blob: None,
             usable: true,
+            back: Vec::new(),
         })
     }
 
-    /// Overwrites the value at `slot` with `new` (as long); false, with
-    /// nothing written, when the value there is not what `slot` says.
-    fn overwrite(&mut self, slot: Spot, new: &[u8]) -> rusqlite::Result<bool> {
+    /// Overwrites the value at `slot` with `new` (as long) and reads it
+    /// back; nothing is written when the value there is not what `slot` says.
+    fn overwrite(&mut self, slot: Spot, new: &[u8]) -> rusqlite::Result<Overwrite> {
         if !self.usable {
-            return Ok(false);
+            return Ok(Overwrite::NotThere);
         }
         let moved = match self.blob.take() {
             Some(mut b) => b.reopen(slot.rowid).map(|()| b),
@@ -1177,20 +1225,27 @@ impl<'t> Overwriter<'t> {
         };
         // A handle that cannot be opened or moved is dropped: the row is updated instead.
         let Ok(mut blob) = moved else {
-            return Ok(false);
+            return Ok(Overwrite::NotThere);
         };
         let tail = slot.tail();
         if blob.len() != slot.len as usize || blob.len() != new.len() {
-            return Ok(false);
+            return Ok(Overwrite::NotThere);
         }
         let mut seen = [0u8; TAIL];
         blob.read_at_exact(&mut seen[..tail.len()], blob.len() - tail.len())?;
         if seen[..tail.len()] != *tail {
-            return Ok(false);
+            return Ok(Overwrite::NotThere);
         }
         blob.write_at(new, 0)?;
+        self.back.resize(new.len(), 0);
+        blob.read_at_exact(&mut self.back, 0)?;
+        let same = self.back == new;
         self.blob = Some(blob);
-        Ok(true)
+        Ok(if same {
+            Overwrite::Written
+        } else {
+            Overwrite::ReadBackDiffers
+        })
     }
 }
 
@@ -1340,7 +1395,10 @@ mod tests {
             w.put(Place::Account, &bob.id, bob.slot, &changed)?;
             // Alice's token, given the slot read for Bob (whose value has changed).
             w.put(Place::Account, &alice.id, bob.slot, &new)?;
-            assert_eq!(w.finish()?, 2);
+            let written = w.finish()?;
+            assert_eq!(written.rows, 2);
+            // Alice's went through an UPDATE: not read back.
+            assert!(written.read_back.is_empty());
             Ok(())
         })
         .unwrap();
