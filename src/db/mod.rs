@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
+mod url;
 
 /// Where the database is: a SQLite file, a PostgreSQL server, or a MariaDB
 /// or MySQL server.
@@ -600,6 +601,17 @@ pub(crate) fn truthy_number(s: &str) -> bool {
 /// A flag that is not 0, 1 or a boolean, as it reads in a message.
 pub(crate) fn odd_number(s: &str) -> Option<String> {
     (!matches!(s, "0" | "1" | "true" | "false")).then(|| s.to_string())
+}
+
+/// Every cause in an error's chain, as text.
+pub(crate) fn causes(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut out = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push(s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 /// The name of mex2fa's pending table.

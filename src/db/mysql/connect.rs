@@ -11,6 +11,7 @@ use mysql::{Conn, DriverError, OptsBuilder, SslOpts};
 
 use super::location::{Location, SslMode};
 use crate::db::Setting;
+use crate::db::causes;
 use crate::error::{Error, Result};
 
 /// Opens a session as `location` says, in strict mode and utf8mb4, with
@@ -120,17 +121,6 @@ fn check_root(path: &std::path::Path) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Every cause in an error's chain, as text.
-fn causes(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
-    let mut out = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push(s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 /// Why a connection failed, in one line that says what to check.

@@ -15,6 +15,7 @@ use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureSc
 
 use super::location::{Location, SslMode};
 use crate::db::Setting;
+use crate::db::causes;
 use crate::error::{Error, Result};
 
 /// Opens a session as `location` says.
@@ -230,17 +231,6 @@ impl ServerCertVerifier for ChainOnly {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.supported_verify_schemes()
     }
-}
-
-/// Every cause in an error's chain, as text.
-fn causes(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
-    let mut out = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push(s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 /// Why a connection failed, in one line that says what to check.

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
+use crate::db::url;
 use crate::error::{Error, Result};
 
 /// libpq's `sslmode` values, with their meanings.
@@ -64,118 +65,29 @@ pub struct Location {
     pub application_name: Option<String>,
 }
 
-fn bad(msg: impl std::fmt::Display) -> Error {
-    Error::usage(format!("malformed postgres:// URL: {msg}"))
-}
+const SCHEME: &str = "postgres://";
 
-/// Percent-decodes one part of the URL.
-fn decode(part: &str, what: &str) -> Result<String> {
-    let bytes = part.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = part
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| {
-                    bad(format!(
-                        "a % in the {what} is not followed by two hex digits"
-                    ))
-                })?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| bad(format!("the {what} is not UTF-8 once decoded")))
+fn bad(msg: impl std::fmt::Display) -> Error {
+    url::bad(SCHEME, msg)
 }
 
 impl Location {
-    pub fn parse(url: &str) -> Result<Location> {
-        let (_, rest) = url
-            .split_once("://")
-            .ok_or_else(|| bad("it has no scheme"))?;
-        if rest.chars().any(|c| c.is_control() || c == ' ') {
-            return Err(bad(
-                "it holds spaces or control characters (percent-encode them)",
-            ));
-        }
-        let (main, query) = match rest.split_once('?') {
-            Some((m, q)) => (m, Some(q)),
-            None => (rest, None),
-        };
-        let (authority, path) = match main.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (main, None),
-        };
-        // The last @ ends the credentials: a password may hold an encoded @ only.
-        let (credentials, hostport) = match authority.rsplit_once('@') {
-            Some((c, h)) => (Some(c), h),
-            None => (None, authority),
-        };
+    pub fn parse(text: &str) -> Result<Location> {
+        let u = url::parse(text, SCHEME)?;
         let mut loc = Location {
-            user: None,
-            password: None,
-            inline_password: false,
-            host: None,
-            port: None,
-            dbname: None,
+            user: u.user,
+            inline_password: u.password.is_some(),
+            password: u.password,
+            host: u.host,
+            port: u.port,
+            dbname: u.dbname,
             sslmode: SslMode::Prefer,
             sslrootcert: None,
             connect_timeout: Duration::from_secs(10),
             application_name: None,
         };
-        if let Some(c) = credentials {
-            let (user, password) = match c.split_once(':') {
-                Some((u, p)) => (u, Some(p)),
-                None => (c, None),
-            };
-            if !user.is_empty() {
-                loc.user = Some(decode(user, "user name")?);
-            }
-            if let Some(p) = password {
-                loc.password = Some(Zeroizing::new(decode(p, "password")?));
-                loc.inline_password = true;
-            }
-        }
-        if hostport.contains(',') {
-            return Err(bad("several hosts are not supported; name one"));
-        }
-        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-            let (h, after) = v6
-                .split_once(']')
-                .ok_or_else(|| bad("an IPv6 address's [ is not closed"))?;
-            (h, after.strip_prefix(':'))
-        } else {
-            match hostport.split_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (hostport, None),
-            }
-        };
-        if !host.is_empty() {
-            loc.host = Some(decode(host, "host")?);
-        }
-        if let Some(p) = port {
-            loc.port = Some(parse_port(p)?);
-        }
-        if let Some(p) = path.filter(|p| !p.is_empty()) {
-            loc.dbname = Some(decode(p, "database name")?);
-        }
-        for pair in query.into_iter().flat_map(|q| q.split('&')) {
-            if pair.is_empty() {
-                continue;
-            }
-            let (k, v) = pair.split_once('=').ok_or_else(|| {
-                bad(format!(
-                    "the parameter '{}' has no value",
-                    crate::ui::escape(pair)
-                ))
-            })?;
-            let v = decode(v, "parameter value")?;
-            match k {
+        for (k, v) in u.params {
+            match k.as_str() {
                 "sslmode" => {
                     loc.sslmode = SslMode::parse(&v).ok_or_else(|| {
                         bad(format!(
@@ -186,23 +98,10 @@ impl Location {
                 }
                 "sslrootcert" => loc.sslrootcert = Some(PathBuf::from(v)),
                 "host" => loc.host = Some(v),
-                "port" => loc.port = Some(parse_port(&v)?),
+                "port" => loc.port = Some(url::port(SCHEME, &v)?),
                 "user" => loc.user = Some(v),
                 "dbname" => loc.dbname = Some(v),
-                "password" => {
-                    loc.password = Some(Zeroizing::new(v));
-                    loc.inline_password = true;
-                }
-                "connect_timeout" => {
-                    let secs: u64 =
-                        v.parse()
-                            .ok()
-                            .filter(|&s| s > 0 && s <= 3600)
-                            .ok_or_else(|| {
-                                bad("connect_timeout is not a number of seconds (1 to 3600)")
-                            })?;
-                    loc.connect_timeout = Duration::from_secs(secs);
-                }
+                "connect_timeout" => loc.connect_timeout = url::timeout(SCHEME, &v)?,
                 "application_name" => loc.application_name = Some(v),
                 other => {
                     return Err(bad(format!(
@@ -260,15 +159,6 @@ impl Location {
             self.host_shown()
         )
     }
-}
-
-fn parse_port(p: &str) -> Result<u16> {
-    p.parse::<u16>().ok().filter(|&n| n > 0).ok_or_else(|| {
-        bad(format!(
-            "the port '{}' is not a number from 1 to 65535",
-            crate::ui::escape(p)
-        ))
-    })
 }
 
 #[cfg(test)]

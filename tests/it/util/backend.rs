@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use assert_cmd::Command;
 use tempfile::TempDir;
 
-use super::{KEY, bin, python};
+use super::{KEY, python};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -530,13 +530,7 @@ impl Db {
 
     /// The binary with a cleared environment and nothing configured.
     pub fn bare(&self) -> Command {
-        let mut c = Command::new(bin());
-        c.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("USER", "tester")
-            .current_dir(self.dir.path())
-            .write_stdin("");
-        c
+        super::bare_in(self.dir.path())
     }
 
     pub fn path(&self, name: &str) -> PathBuf {

@@ -66,13 +66,7 @@ impl TestEnv {
 
     /// The binary with a cleared environment and nothing configured.
     pub fn bare(&self) -> Command {
-        let mut c = Command::new(bin());
-        c.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("USER", "tester")
-            .current_dir(self.dir.path())
-            .write_stdin("");
-        c
+        bare_in(self.dir.path())
     }
 
     /// Enrolls `user` with --json --show-secret and returns the secret.
@@ -145,6 +139,18 @@ impl TestEnv {
         );
         line
     }
+}
+
+/// The binary with a cleared environment (but `PATH` and `USER`), run in
+/// `dir` with an empty stdin, nothing configured.
+pub fn bare_in(dir: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("USER", "tester")
+        .current_dir(dir)
+        .write_stdin("");
+    c
 }
 
 pub fn bin() -> PathBuf {
