@@ -114,6 +114,88 @@ def pg_sample(name, key):
     return all(pyotp.TOTP(mf.decrypt(bytes(s)).decode()).now() for (s,) in rows)
 
 
+MY_ROTATE = r"""
+import sys, pymysql
+from urllib.parse import urlparse, unquote
+from cryptography.fernet import Fernet, MultiFernet
+url, old, new = sys.argv[1:4]
+u = urlparse(url)
+con = pymysql.connect(host=u.hostname, port=u.port, user=unquote(u.username),
+                      password=unquote(u.password), database=u.path.lstrip("/"))
+mf = MultiFernet([Fernet(new.encode()), Fernet(old.encode())])
+with con.cursor() as cur:
+    cur.execute("SELECT accountid, twofa_secret FROM account WHERE twofa_secret IS NOT NULL FOR UPDATE")
+    rows = cur.fetchall()
+    cur.executemany("UPDATE account SET twofa_secret = %s WHERE accountid = %s",
+                    [(mf.rotate(bytes(tok)), i) for i, tok in rows])
+con.commit()
+"""
+
+# Same-length random bytes for every token, on the server: no crypto, no transfer.
+MY_FLOOR = r"""
+import sys, pymysql
+from urllib.parse import urlparse, unquote
+u = urlparse(sys.argv[1])
+con = pymysql.connect(host=u.hostname, port=u.port, user=unquote(u.username),
+                      password=unquote(u.password), database=u.path.lstrip("/"))
+with con.cursor() as cur:
+    cur.execute("UPDATE account SET twofa_secret = RANDOM_BYTES(LENGTH(twofa_secret)) WHERE twofa_secret IS NOT NULL")
+con.commit()
+"""
+
+
+def my_url(dbname):
+    from urllib.parse import urlparse
+    u = urlparse(os.environ["MEX2FA_TEST_MYSQL_URL"])
+    return f"mysql://{u.username}:{u.password}@{u.hostname}:{u.port}/{dbname}"
+
+
+def my_connect(dbname=None):
+    import pymysql
+    from urllib.parse import urlparse, unquote
+    u = urlparse(os.environ["MEX2FA_TEST_MYSQL_URL"])
+    return pymysql.connect(host=u.hostname, port=u.port, user=unquote(u.username),
+                           password=unquote(u.password), database=dbname, autocommit=True)
+
+
+def my_build(n, key):
+    """The base database, built once."""
+    f = Fernet(key.encode())
+    con = my_connect()
+    with con.cursor() as cur:
+        cur.execute("DROP DATABASE IF EXISTS bench_base")
+        cur.execute("CREATE DATABASE bench_base CHARACTER SET utf8mb4")
+        cur.execute("""CREATE TABLE bench_base.account (
+             accountid INT AUTO_INCREMENT PRIMARY KEY, username VARCHAR(255) UNIQUE NOT NULL,
+             email VARCHAR(255), password VARCHAR(255), twofa_enabled TINYINT(1) DEFAULT 0,
+             twofa_secret BLOB) ENGINE=InnoDB""")
+        for start in range(0, n, 5000):
+            cur.executemany(
+                "INSERT INTO bench_base.account (username, email, password, twofa_enabled, twofa_secret) VALUES (%s, %s, %s, 1, %s)",
+                [(f"user{i}", f"user{i}@example.com", "pbkdf2:sha256:600000$x$y",
+                  f.encrypt(pyotp.random_base32().encode())) for i in range(start, min(n, start + 5000))])
+        cur.execute("SELECT SUM(data_length + index_length) FROM information_schema.tables WHERE table_schema = 'bench_base'")
+        return int(cur.fetchone()[0])
+
+
+def my_copy(name):
+    con = my_connect()
+    with con.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name}")
+        cur.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+        cur.execute(f"CREATE TABLE {name}.account LIKE bench_base.account")
+        cur.execute(f"INSERT INTO {name}.account SELECT * FROM bench_base.account")
+
+
+def my_sample(name, key):
+    mf = Fernet(key.encode())
+    con = my_connect(name)
+    with con.cursor() as cur:
+        cur.execute("SELECT twofa_secret FROM account ORDER BY RAND() LIMIT 50")
+        rows = cur.fetchall()
+    return all(pyotp.TOTP(mf.decrypt(bytes(s)).decode()).now() for (s,) in rows)
+
+
 def build(path, n, key):
     f = Fernet(key.encode())
     con = sqlite3.connect(path)
@@ -162,7 +244,12 @@ def main():
             old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
             base = os.path.join(d, "base.db")
             t = time.perf_counter()
-            size = pg_build(n, old) if backend == "postgres" else (build(base, n, old) or os.path.getsize(base))
+            if backend == "postgres":
+                size = pg_build(n, old)
+            elif backend == "mariadb":
+                size = my_build(n, old)
+            else:
+                size = build(base, n, old) or os.path.getsize(base)
             print(f"N = {n} on {backend}: built {size / 1e6:.1f} MB in {time.perf_counter() - t:.1f} s; "
                   f"{runs} runs each, interleaved")
             newkey = os.path.join(d, "new.key")
@@ -174,6 +261,24 @@ def main():
             # Interleaved, so that a noisy moment of the machine hits all three alike.
             for _ in range(runs):
                 for name in walls:
+                    if backend == "mariadb":
+                        my_copy(f"bench_{name}")
+                        url = my_url(f"bench_{name}")
+                        if name == "mex2fa":
+                            env = {"PATH": os.environ["PATH"], "TWOFA_MASTER_KEY": old,
+                                   "MEX2FA_DB": url + "?ssl-mode=disable"}
+                            cmd = [exe, "--quiet", "rotate-key", "--new-key-file", newkey, "--yes"]
+                        elif name == "python":
+                            env, cmd = None, [sys.executable, "-c", MY_ROTATE, url, old, new]
+                        else:
+                            env, cmd = None, [sys.executable, "-c", MY_FLOOR, url]
+                        wall, peak = timed(cmd, env)
+                        walls[name].append(wall)
+                        if name == "mex2fa":
+                            rss = max(rss, peak)
+                        if name in ("mex2fa", "python"):
+                            assert my_sample(f"bench_{name}", new), name
+                        continue
                     if backend == "postgres":
                         pg_copy(f"bench_{name}")
                         url = pg_url(f"bench_{name}")
