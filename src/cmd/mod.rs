@@ -50,7 +50,7 @@ impl Run for Command {
 
 /// Streams every page of `pages` through `compute` (on all cores) and then
 /// `consume`, as a pipeline of three threads: while this one reads page k+2
-/// from SQLite, page k+1 is computed and page k consumed. Pages are consumed
+/// from the database, page k+1 is computed and page k consumed. Pages are consumed
 /// in order; the first error (from any stage) stops the others.
 pub fn stream<T: Send>(
     mut pages: Box<dyn Pages + '_>,

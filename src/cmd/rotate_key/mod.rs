@@ -1,18 +1,20 @@
 //! `rotate-key`: every stored token (enabled accounts and pending
 //! enrollments) re-encrypted under a new master key, all or nothing.
 //!
-//! Everything happens inside one `BEGIN IMMEDIATE` transaction, so a crash at
-//! any moment leaves the database wholly under the old key or wholly under the
-//! new one. Pass 1 only reads: on all cores it decrypts every token and
-//! re-encrypts it (checking the new token decodes to what was built and holds
-//! the same secret), writes the backup and spools the new tokens (see
-//! [`crate::spool`]). One token that no key opens stops everything before the
-//! first write. Pass 2 reads the spool back on a thread of its own, checking
-//! that each new token decrypts under the new key with its old timestamp,
-//! while this thread writes them into SQLite, in place where the table allows
-//! it. The crypto is done once, while SQLite reads; SQLite's writes, the
-//! longest part, have a core to themselves. Memory stays bounded however
-//! many accounts there are.
+//! Everything happens inside one transaction (on a server, every row read is
+//! locked until the commit), so a crash at any moment leaves the database
+//! wholly under the old key or wholly under the new one. Pass 1 only reads:
+//! on all cores it decrypts every token and re-encrypts it (checking the new
+//! token decodes to what was built and holds the same secret), writes the
+//! backup and spools the new tokens (see [`records`]). One token that no key
+//! opens stops everything before the first write. Pass 2 reads the spool
+//! back on a thread of its own, checking that each new token decrypts under
+//! the new key with its old timestamp, while this thread hands them to the
+//! backend's writer (in place on SQLite where the table allows it, in bulk on
+//! a server). Last, before the commit, what the database holds is proven to
+//! be under the new key. The crypto is done once, while the database reads;
+//! its writes, the longest part, have a core to themselves. Memory stays
+//! bounded however many accounts there are.
 
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
