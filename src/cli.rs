@@ -53,8 +53,20 @@ pub struct Global {
     pub db_password_file: Option<PathBuf>,
 
     /// Read the Fernet master key from this file instead of TWOFA_MASTER_KEY
+    /// ("-": standard input)
     #[arg(long, global = true, value_name = "PATH", help_heading = "Master key")]
     pub master_key_file: Option<PathBuf>,
+
+    /// Take the master key from what this command prints (run with sh -c, 10 s
+    /// at most), e.g. a secret store's client
+    #[arg(
+        long,
+        global = true,
+        value_name = "CMD",
+        help_heading = "Master key",
+        conflicts_with = "master_key_file"
+    )]
+    pub master_key_command: Option<String>,
 
     /// Load settings from this file instead of ./.env (process environment wins)
     #[arg(long, global = true, value_name = "PATH", help_heading = "Settings")]

@@ -14,6 +14,13 @@ use crate::error::{Error, Result};
 /// The variable the app and mex2fa read the master key from.
 pub const KEY_VAR: &str = "TWOFA_MASTER_KEY";
 
+/// The variable naming a file that holds the master key (the `*_FILE`
+/// convention of container secrets).
+pub const KEY_FILE_VAR: &str = "TWOFA_MASTER_KEY_FILE";
+
+/// How long `--master-key-command` may run.
+const KEY_COMMAND_SECONDS: u64 = 10;
+
 /// The variable a database password may come from.
 pub const PASSWORD_VAR: &str = "MEX2FA_DB_PASSWORD";
 
@@ -26,7 +33,9 @@ pub struct Config {
     pub json: bool,
     pub quiet: bool,
     key_file: Option<PathBuf>,
+    key_command: Option<String>,
     key_env: Option<Zeroizing<String>>,
+    key_env_file: Option<PathBuf>,
 }
 
 /// Loads `--env-file PATH`, or `./.env` when present, without overriding the
@@ -319,6 +328,14 @@ impl Config {
             .ok()
             .filter(|v| !v.trim().is_empty())
             .map(Zeroizing::new);
+        let key_env_file = std::env::var_os(KEY_FILE_VAR)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        if key_env.is_some() && key_env_file.is_some() {
+            return Err(Error::usage(format!(
+                "both {KEY_VAR} and {KEY_FILE_VAR} are set; unset one of them"
+            )));
+        }
         Ok(Config {
             target: target(g, db_on_command_line)?,
             schema,
@@ -327,7 +344,9 @@ impl Config {
             json: g.json,
             quiet: g.quiet,
             key_file: g.master_key_file.clone(),
+            key_command: g.master_key_command.clone(),
             key_env,
+            key_env_file,
         })
     }
 
@@ -358,19 +377,31 @@ impl Config {
 
     /// The master key: --master-key-file, else TWOFA_MASTER_KEY (environment or
     /// .env), else a hidden prompt on a terminal.
+    /// The master key, from the first of (the README's "Configuration"):
+    /// --master-key-file (`-`: standard input), --master-key-command,
+    /// TWOFA_MASTER_KEY, TWOFA_MASTER_KEY_FILE, a hidden prompt on a terminal.
     pub fn master_key(&self) -> Result<MasterKey> {
         if let Some(path) = &self.key_file {
+            if path.as_os_str() == "-" {
+                return read_key_stdin();
+            }
             return read_key_file(path, "--master-key-file");
+        }
+        if let Some(command) = &self.key_command {
+            return run_key_command(command);
         }
         if let Some(text) = &self.key_env {
             return parse_key(text, KEY_VAR);
+        }
+        if let Some(path) = &self.key_env_file {
+            return read_key_file(path, KEY_FILE_VAR);
         }
         if crate::ui::stdin_is_tty() {
             let text = crate::ui::prompt_hidden("master key (input hidden): ")?;
             return parse_key(&text, "the prompt");
         }
         Err(Error::key(format!(
-            "no master key: set {KEY_VAR} or pass --master-key-file PATH"
+            "no master key: set {KEY_VAR} or pass --master-key-file PATH (or set {KEY_FILE_VAR}, or pass --master-key-command CMD)"
         )))
     }
 
@@ -430,6 +461,122 @@ pub fn parse_key(text: &str, source: &str) -> Result<MasterKey> {
 /// The most a key file may hold: a key is 44 characters; a comment-free
 /// file with a line ending, or even generous whitespace, fits many times over.
 const KEY_FILE_LIMIT: u64 = 4 << 10;
+
+/// The longest key text read from standard input or a command: a key is 44
+/// characters; a few more allow for whitespace.
+const KEY_TEXT_MAX: u64 = 4096;
+
+/// Reads the key from standard input (`--master-key-file -`): to a bound,
+/// hidden at a prompt when standard input is a terminal.
+fn read_key_stdin() -> Result<MasterKey> {
+    use std::io::Read;
+    if crate::ui::stdin_is_tty() {
+        let text = crate::ui::prompt_hidden("master key (input hidden): ")?;
+        return parse_key(&text, "standard input");
+    }
+    let mut bytes = Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .take(KEY_TEXT_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| {
+            Error::key(format!(
+                "cannot read the master key from standard input: {e}"
+            ))
+        })?;
+    key_from_bytes(&bytes, "standard input (--master-key-file -)")
+}
+
+/// A key read as bytes: text, no longer than a key's text can be.
+fn key_from_bytes(bytes: &[u8], source: &str) -> Result<MasterKey> {
+    if bytes.len() as u64 > KEY_TEXT_MAX {
+        return Err(Error::key(format!(
+            "{source} gave more than {KEY_TEXT_MAX} bytes; a Fernet key is 44 base64 characters"
+        )));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        Error::key(format!(
+            "{source} gave no text; a Fernet key is 44 base64 characters"
+        ))
+    })?;
+    if text.trim().is_empty() {
+        return Err(Error::key(format!("{source} gave no key (empty)")));
+    }
+    parse_key(text, source)
+}
+
+/// Runs `--master-key-command` with `sh -c` and takes the key from its
+/// standard output. A failure, no output, or a run past the time allowed is
+/// exit 4, with the first line the command wrote to standard error.
+fn run_key_command(command: &str) -> Result<MasterKey> {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let shown = crate::ui::escape(command).into_owned();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::key(format!("cannot run --master-key-command ({shown}): {e}")))?;
+    let (mut out, mut err) = (
+        child.stdout.take().expect("piped"),
+        child.stderr.take().expect("piped"),
+    );
+    let reading = std::thread::spawn(move || {
+        let mut bytes = Zeroizing::new(Vec::new());
+        let _ = (&mut out).take(KEY_TEXT_MAX + 1).read_to_end(&mut bytes);
+        bytes
+    });
+    let erring = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = (&mut err).take(64 << 10).read_to_end(&mut text);
+        String::from_utf8_lossy(&text)
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .map(|l| crate::ui::escape(l.trim()).into_owned())
+            .unwrap_or_default()
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(KEY_COMMAND_SECONDS);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::key(format!(
+                    "--master-key-command ({shown}) ran past {KEY_COMMAND_SECONDS} s and was stopped; no key"
+                )));
+            }
+            Err(e) => {
+                return Err(Error::key(format!(
+                    "--master-key-command ({shown}) could not be waited for: {e}"
+                )));
+            }
+        }
+    };
+    let said = erring.join().unwrap_or_default();
+    let bytes = reading.join().unwrap_or_default();
+    let said = if said.is_empty() {
+        String::new()
+    } else {
+        format!(": {said}")
+    };
+    if !status.success() {
+        return Err(Error::key(format!(
+            "--master-key-command ({shown}) failed ({status}){said}"
+        )));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::key(format!(
+            "--master-key-command ({shown}) printed no key{said}"
+        )));
+    }
+    key_from_bytes(&bytes, "--master-key-command")
+}
 
 /// Reads a key file; warns when group or others can read it. Only a regular
 /// file of at most [`KEY_FILE_LIMIT`] bytes is read: a device (`/dev/zero`)

@@ -19,6 +19,7 @@ mod faults;
 mod hostile;
 mod hygiene;
 mod interop;
+mod key_sources;
 mod mysql;
 mod output;
 mod postgres;
