@@ -54,15 +54,7 @@ fn credentials_and_locations_that_cannot_work() {
     let at = |host: &str, dbname: &str, query: &str| {
         format!("postgres://{user}@{host}:{port}/{dbname}{query}")
     };
-    let name = db
-        .location()
-        .split('/')
-        .nth(3)
-        .unwrap()
-        .split('?')
-        .next()
-        .unwrap()
-        .to_string();
+    let name = db.name().to_string();
     let wrong = "not-the-password-4711";
 
     // The password refused, missing, or right.
@@ -175,15 +167,7 @@ fn a_password_on_the_command_line_and_malformed_urls_are_usage_errors() {
         .unwrap();
     assert_refused(&out, 2, "would show in ps", &password);
     // The same form of URL from the environment is accepted.
-    let name = db
-        .location()
-        .split('/')
-        .nth(3)
-        .unwrap()
-        .split('?')
-        .next()
-        .unwrap()
-        .to_string();
+    let name = db.name().to_string();
     let out = db
         .bare()
         .env(
@@ -231,15 +215,7 @@ fn a_role_without_update_is_refused_before_writing() {
         "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN PASSWORD 'ro-pass';
          GRANT SELECT ON account TO {role};"
     ));
-    let name = db
-        .location()
-        .split('/')
-        .nth(3)
-        .unwrap()
-        .split('?')
-        .next()
-        .unwrap()
-        .to_string();
+    let name = db.name().to_string();
     let url = format!("postgres://{role}@127.0.0.1:{port}/{name}");
     let before = db.dump();
     let read = db
@@ -403,15 +379,7 @@ fn a_table_on_the_search_path_is_found() {
             ..Shape::APP
         },
     );
-    let name = db
-        .location()
-        .split('/')
-        .nth(3)
-        .unwrap()
-        .split('?')
-        .next()
-        .unwrap()
-        .to_string();
+    let name = db.name().to_string();
     db.sql(&format!(
         "ALTER DATABASE {name} SET search_path = app, public"
     ));

@@ -185,6 +185,11 @@ impl Db {
         db
     }
 
+    /// The database's name on its server (for SQLite, the file's path).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The table as `--table` names it.
     pub fn table(&self) -> String {
         match (self.backend, self.shape.schema) {
