@@ -88,6 +88,55 @@ pub fn stream<T: Send>(
     })
 }
 
+/// [`stream`] for a consumer that must run on this thread, because it
+/// writes through the connection the pages are read from: while page k+1 is
+/// computed (on all cores), this thread reads page k+2, then consumes page
+/// k. Pages are consumed in order; the first error stops everything.
+pub fn stream_here<T: Send>(
+    mut pages: Box<dyn Pages + '_>,
+    compute: impl Fn(&TokenRow) -> T + Sync,
+    mut consume: impl FnMut(Vec<TokenRow>, Vec<T>) -> Result<()>,
+) -> Result<()> {
+    /// Pages read but not yet consumed.
+    const AHEAD: usize = 2;
+    let compute = &compute;
+    std::thread::scope(|s| {
+        let (to_compute, computing) = sync_channel::<Vec<TokenRow>>(AHEAD);
+        let (to_consume, consuming) = sync_channel::<(Vec<TokenRow>, Vec<T>)>(AHEAD);
+        s.spawn(move || {
+            for rows in computing {
+                let out = rows.par_iter().map(compute).collect();
+                if to_consume.send((rows, out)).is_err() {
+                    return;
+                }
+            }
+        });
+        // Returning drops both channel ends, which stops the computing thread.
+        let mut reading = Some(to_compute);
+        let mut ahead = 0;
+        loop {
+            while ahead < AHEAD
+                && let Some(send) = &reading
+            {
+                match pages.next_page()? {
+                    Some(rows) => {
+                        send.send(rows)
+                            .expect("the computing thread waits for pages");
+                        ahead += 1;
+                    }
+                    None => reading = None,
+                }
+            }
+            if ahead == 0 {
+                return Ok(());
+            }
+            let (rows, out) = consuming.recv().expect("a computing thread panicked");
+            ahead -= 1;
+            consume(rows, out)?;
+        }
+    })
+}
+
 /// Parses a `--code` value given on the command line (exit 2 when malformed).
 fn parse_code(code: &str) -> Result<Code> {
     Code::parse(code).map_err(Error::Usage)

@@ -522,6 +522,18 @@ pub trait Tx {
     /// A writer of many tokens, in the column's form (pending: text).
     fn token_writer(&mut self) -> Result<Box<dyn TokenWriter + '_>>;
 
+    /// Both halves of a rewrite of `place` in one pass: its
+    /// [`token_pages`](Tx::token_pages) and a [`TokenWriter`] that may write
+    /// between two pages. `None` where a read must end before the
+    /// connection can write (a server streams it from one query); the caller
+    /// then reads everything first.
+    #[allow(clippy::type_complexity)]
+    fn rewrite(
+        &mut self,
+        place: Place,
+        size: usize,
+    ) -> Result<Option<(Box<dyn Pages + '_>, Box<dyn TokenWriter + '_>)>>;
+
     /// Replaces one stored token where one is stored; false if no row with a
     /// token matched.
     fn set_token(&mut self, place: Place, id: &AccountId, token: &str) -> Result<bool>;

@@ -3,18 +3,20 @@
 //!
 //! Everything happens inside one transaction (on a server, every row read is
 //! locked until the commit), so a crash at any moment leaves the database
-//! wholly under the old key or wholly under the new one. Pass 1 only reads:
-//! on all cores it decrypts every token and re-encrypts it (checking the new
-//! token decodes to what was built and holds the same secret), writes the
-//! backup and spools the new tokens (see [`records`]). One token that no key
-//! opens stops everything before the first write. Pass 2 reads the spool
-//! back on a thread of its own, checking that each new token decrypts under
-//! the new key with its old timestamp, while this thread hands them to the
-//! backend's writer (in place on SQLite where the table allows it, in bulk on
-//! a server). Last, before the commit, what the database holds is proven to
-//! be under the new key. The crypto is done once, while the database reads;
-//! its writes, the longest part, have a core to themselves. Memory stays
-//! bounded however many accounts there are.
+//! wholly under the old key or wholly under the new one. On all cores, each
+//! token is decrypted and re-encrypted, and the new token checked to decode
+//! to what was built, to hold the same secret and to open under the new key
+//! with the timestamp it kept. Where the backend can write between two reads
+//! (SQLite), that is one pass: this thread writes a page while the other
+//! cores re-encrypt the next. Where a read must end before the connection
+//! writes (a server streams it), pass 1 reads and re-encrypts everything and
+//! spools the new tokens (see [`records`]); pass 2 reads the spool back on a
+//! thread of its own, checking each token again, while this thread hands
+//! them to the backend's bulk writer. Either way, one token that no key
+//! opens stops the writes and rolls everything back, the backup is on disk
+//! before the commit, and last, before the commit, what the database holds
+//! is proven to be under the new key. Memory stays bounded however many
+//! accounts there are.
 
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -24,7 +26,7 @@ mod records;
 
 use records::{Record, Records, Replay};
 
-use super::{Run, stream};
+use super::{Run, stream, stream_here};
 use crate::cli::RotateKey;
 use crate::config::{Config, read_key_file};
 use crate::crypto::{MasterKey, Reencrypted, Rotated, decrypting_key, reencrypt};
@@ -94,6 +96,14 @@ impl Tally {
         Ok(())
     }
 
+    /// Fails, naming the first undecryptable tokens, if there was one.
+    fn stop_if_failed(&mut self, tx: &mut dyn Tx) -> Result<()> {
+        if self.failed > 0 {
+            self.name_failures(tx)?;
+        }
+        self.failure().map_or(Ok(()), Err)
+    }
+
     fn failure(&self) -> Option<Error> {
         (self.failed > 0).then(|| {
             let more = self.failed - self.named.len() as u64;
@@ -157,11 +167,7 @@ fn check_spool(mut replay: Replay, out: SyncSender<Result<Vec<Record>>>, new: &M
     loop {
         let page = replay.page(PAGE).and_then(|p| {
             match p.iter().find(|r| !new.opens_at(&r.token, r.timestamp)) {
-                Some(r) => Err(Error::key(format!(
-                    "the new {} token of id {} does not decrypt under the new key; nothing was changed",
-                    r.place.name(),
-                    r.id
-                ))),
+                Some(r) => Err(unopenable(r.place, &r.id)),
                 None => Ok(p),
             }
         });
@@ -231,6 +237,147 @@ fn write_all(tx: &mut dyn Tx, feed: &mut Feed) -> Result<Written> {
         writer.put(r.place, &r.id, r.slot, &r.token)?;
     }
     writer.finish()
+}
+
+/// The error for a new token that does not open under the new key: a fault
+/// of the crypto stack or of the spool, never written.
+fn unopenable(place: Place, id: &AccountId) -> Error {
+    Error::key(format!(
+        "the new {} token of id {id} does not decrypt under the new key; nothing was changed",
+        place.name()
+    ))
+}
+
+/// The rotation in one pass, where the backend can write between two reads
+/// (see [`Tx::rewrite`]): while the other cores re-encrypt a page, this
+/// thread writes the page before. A token that no key opens stops the
+/// writes (the transaction is then rolled back) but not the reads, so that
+/// every such token is counted and the first ones named. `None` (nothing
+/// read) where the backend cannot.
+fn one_pass(
+    tx: &mut dyn Tx,
+    new: &MasterKey,
+    old: &[MasterKey],
+    tally: &mut Tally,
+    backup: &mut Option<backup::Writer>,
+    shown: bool,
+    total: u64,
+) -> Result<Option<Written>> {
+    let mut written = Written {
+        rows: 0,
+        read_back: Vec::new(),
+    };
+    let bar = progress(shown, total, "rotating");
+    for place in [Place::Account, Place::Pending] {
+        let Some((pages, mut writer)) = tx.rewrite(place, PAGE)? else {
+            if place == Place::Account {
+                return Ok(None);
+            }
+            return Err(Error::db(
+                "the database could rewrite accounts in one pass but not pending enrollments; nothing was changed",
+            ));
+        };
+        stream_here(
+            pages,
+            |row| {
+                let (class, rotated) = rotate(row, new, old);
+                let opens = rotated
+                    .as_ref()
+                    .is_none_or(|r| new.opens_at(&r.token, r.timestamp));
+                (class, rotated, opens)
+            },
+            |rows, verdicts| {
+                for (row, (class, rotated, opens)) in rows.iter().zip(verdicts) {
+                    tally.add(row, class);
+                    let Some(rotated) = rotated else { continue };
+                    if !opens {
+                        return Err(unopenable(row.place, &row.id));
+                    }
+                    // Only what changes is backed up: tokens already under the
+                    // new key stay as they are, and a restore need not open them.
+                    if let Some(b) = backup.as_mut() {
+                        b.add(row, &rotated.token)?;
+                    }
+                    if tally.failed == 0 {
+                        writer.put(row.place, &row.id, row.slot, &rotated.token)?;
+                    }
+                }
+                bar.inc(rows.len() as u64);
+                Ok(())
+            },
+        )?;
+        let w = writer.finish()?;
+        written.rows += w.rows;
+        // This writer saw this place's writes only.
+        written
+            .read_back
+            .extend(w.read_back.into_iter().filter(|p| *p == place));
+    }
+    bar.finish_and_clear();
+    tally.stop_if_failed(tx)?;
+    if let Some(b) = backup.as_mut() {
+        // On disk before the commit makes the new tokens the only ones.
+        b.sync()?;
+    }
+    Ok(Some(written))
+}
+
+/// The rotation in two passes, where a read must end before the connection
+/// writes. Pass 1 reads, decrypts and re-encrypts everything and spools the
+/// new tokens; nothing is written yet. Pass 2: a thread reads the spool back
+/// and checks each token, this one writes.
+fn two_passes(
+    tx: &mut dyn Tx,
+    new: &MasterKey,
+    old: &[MasterKey],
+    tally: &mut Tally,
+    backup: &mut Option<backup::Writer>,
+    shown: bool,
+    total: u64,
+) -> Result<Written> {
+    let bar = progress(shown, total, "checking");
+    let mut spool = Records::new();
+    for place in [Place::Account, Place::Pending] {
+        stream(
+            tx.token_pages(place, PAGE)?,
+            |row| rotate(row, new, old),
+            |rows, verdicts| {
+                for (row, (class, rotated)) in rows.iter().zip(verdicts) {
+                    tally.add(row, class);
+                    if let Some(rotated) = rotated {
+                        // As in one pass: only what changes is backed up.
+                        if let Some(b) = backup.as_mut() {
+                            b.add(row, &rotated.token)?;
+                        }
+                        spool.push(row, &rotated)?;
+                    }
+                }
+                bar.inc(rows.len() as u64);
+                Ok(())
+            },
+        )?;
+    }
+    bar.finish_and_clear();
+    tally.stop_if_failed(tx)?;
+    if let Some(b) = backup.as_mut() {
+        // On disk before the first token is replaced.
+        b.sync()?;
+    }
+    let replay = spool.replay()?;
+    let (send, receive) = sync_channel(AHEAD);
+    let mut feed = Feed::new(receive, progress(shown, tally.to_rotate(), "rotating"));
+    let written = std::thread::scope(|s| {
+        s.spawn(|| check_spool(replay, send, new));
+        let written = write_all(tx, &mut feed);
+        // Also stops the reader when the writes failed.
+        let failure = feed.close();
+        match (written, failure) {
+            (_, Some(e)) | (Err(e), None) => Err(e),
+            (Ok(n), None) => Ok(n),
+        }
+    })?;
+    feed.bar.finish_and_clear();
+    Ok(written)
 }
 
 /// Reads back, before the commit, every token now stored in `places` and
@@ -376,58 +523,12 @@ impl Run for RotateKey {
             } else {
                 0
             };
-            // Pass 1: read, decrypt and re-encrypt everything; nothing is written yet.
-            let bar = progress(shown, total, "checking");
-            let mut spool = Records::new();
             let mut tally = Tally::default();
-            for place in [Place::Account, Place::Pending] {
-                stream(
-                    tx.token_pages(place, PAGE)?,
-                    |row| rotate(row, &new, &old),
-                    |rows, verdicts| {
-                        for (row, (class, rotated)) in rows.iter().zip(verdicts) {
-                            tally.add(row, class);
-                            if let Some(rotated) = rotated {
-                                // Only what changes is backed up: tokens already under the
-                                // new key stay as they are, and a restore need not open them.
-                                if let Some(b) = backup.as_mut() {
-                                    b.add(row, &rotated.token)?;
-                                }
-                                spool.push(row, &rotated)?;
-                            }
-                        }
-                        bar.inc(rows.len() as u64);
-                        Ok(())
-                    },
-                )?;
-            }
-            bar.finish_and_clear();
-            if tally.failed > 0 {
-                tally.name_failures(tx)?;
-            }
-            if let Some(e) = tally.failure() {
-                return Err(e);
-            }
-            if let Some(b) = backup.as_mut() {
-                // On disk before the first token is replaced.
-                b.sync()?;
-            }
-            // Pass 2: a thread reads the spool back and checks, this one writes.
             tx.bulk_rewrite()?;
-            let replay = spool.replay()?;
-            let (send, receive) = sync_channel(AHEAD);
-            let mut feed = Feed::new(receive, progress(shown, tally.to_rotate(), "rotating"));
-            let written = std::thread::scope(|s| {
-                s.spawn(|| check_spool(replay, send, &new));
-                let written = write_all(tx, &mut feed);
-                // Also stops the reader when the writes failed.
-                let failure = feed.close();
-                match (written, failure) {
-                    (_, Some(e)) | (Err(e), None) => Err(e),
-                    (Ok(n), None) => Ok(n),
-                }
-            })?;
-            feed.bar.finish_and_clear();
+            let written = match one_pass(tx, &new, &old, &mut tally, &mut backup, shown, total)? {
+                Some(written) => written,
+                None => two_passes(tx, &new, &old, &mut tally, &mut backup, shown, total)?,
+            };
             if written.rows != tally.to_rotate() {
                 return Err(Error::state(format!(
                     "{} of {} tokens were rewritten; nothing was changed, run it again",

@@ -796,6 +796,51 @@ impl Tx<'_> {
         Ok(*self.in_place.get_or_init(|| plan))
     }
 
+    /// A rotation's reads: ids and tokens, with slots where the table
+    /// allows in-place writes.
+    fn lean_pages(&self, place: Place, size: usize) -> Result<Pages<'_>> {
+        let in_place = match place {
+            Place::Account => self.in_place()?,
+            Place::Pending => None,
+        };
+        let mut pages = Pages::new(
+            &self.tx,
+            self.schema,
+            self.form,
+            place,
+            true,
+            size,
+            (self.path, self.busy),
+        );
+        pages.lean = true;
+        pages.in_place = in_place;
+        Ok(pages)
+    }
+
+    fn writer(&self) -> Result<TokenWriter<'_>> {
+        let account = self
+            .tx
+            .prepare_cached(&self.set_sql(Place::Account))
+            .map_err(|e| self.err(e))?;
+        let pending = self
+            .tx
+            .prepare_cached(&self.set_sql(Place::Pending))
+            .map_err(|e| self.err(e))?;
+        let overwriter = match self.in_place()? {
+            Some(_) => Overwriter::new(&self.tx, self.schema),
+            None => None,
+        };
+        Ok(TokenWriter {
+            stmts: [account, pending],
+            form: self.form,
+            all_in_place: overwriter.is_some(),
+            overwriter,
+            written: 0,
+            path: self.path,
+            busy: self.busy,
+        })
+    }
+
     fn set_sql(&self, place: Place) -> String {
         let s = self.schema;
         match place {
@@ -911,22 +956,7 @@ impl super::Tx for Tx<'_> {
     }
 
     fn token_pages(&mut self, place: Place, size: usize) -> Result<Box<dyn super::Pages + '_>> {
-        let in_place = match place {
-            Place::Account => self.in_place()?,
-            Place::Pending => None,
-        };
-        let mut pages = Pages::new(
-            &self.tx,
-            self.schema,
-            self.form,
-            place,
-            true,
-            size,
-            (self.path, self.busy),
-        );
-        pages.lean = true;
-        pages.in_place = in_place;
-        Ok(Box::new(pages))
+        Ok(Box::new(self.lean_pages(place, size)?))
     }
 
     fn user_of(&mut self, place: Place, id: &AccountId) -> Result<String> {
@@ -986,27 +1016,20 @@ impl super::Tx for Tx<'_> {
     }
 
     fn token_writer(&mut self) -> Result<Box<dyn super::TokenWriter + '_>> {
-        let account = self
-            .tx
-            .prepare_cached(&self.set_sql(Place::Account))
-            .map_err(|e| self.err(e))?;
-        let pending = self
-            .tx
-            .prepare_cached(&self.set_sql(Place::Pending))
-            .map_err(|e| self.err(e))?;
-        let overwriter = match self.in_place()? {
-            Some(_) => Overwriter::new(&self.tx, self.schema),
-            None => None,
-        };
-        Ok(Box::new(TokenWriter {
-            stmts: [account, pending],
-            form: self.form,
-            all_in_place: overwriter.is_some(),
-            overwriter,
-            written: 0,
-            path: self.path,
-            busy: self.busy,
-        }))
+        Ok(Box::new(self.writer()?))
+    }
+
+    fn rewrite(
+        &mut self,
+        place: Place,
+        size: usize,
+    ) -> Result<Option<(Box<dyn super::Pages + '_>, Box<dyn super::TokenWriter + '_>)>> {
+        // Pages leave no cursor open between two reads (see `Pages`), so the
+        // writer may use the connection in between.
+        Ok(Some((
+            Box::new(self.lean_pages(place, size)?),
+            Box::new(self.writer()?),
+        )))
     }
 
     fn set_token(&mut self, place: Place, id: &AccountId, token: &str) -> Result<bool> {
