@@ -388,8 +388,7 @@ pub struct Restore {
 Examples:
   mex2fa doctor
   mex2fa doctor --json                 the findings, for a script or a monitoring check
-  mex2fa doctor --fix                  also remove expired pending enrollments (asks first)
-  mex2fa doctor --fix --reason 'weekly check'")]
+  mex2fa doctor --fix                  also remove expired pending enrollments (asks first)")]
 pub struct Doctor {
     /// Remove expired pending enrollments, turn hex-text tokens back into
     /// tokens, and write a missing or stale key check value (after confirmation)

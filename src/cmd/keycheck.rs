@@ -185,7 +185,7 @@ pub fn guard_rotation(db: &mut dyn Store, new: &MasterKey, old: &[MasterKey]) ->
 /// `verify`: the check value is read only then, so the accepted path
 /// costs nothing more. `e` is the error to give when the check value
 /// cannot tell more.
-pub fn explain_undecryptable(db: &mut dyn Store, key: &MasterKey, e: Error) -> Error {
+pub fn explain_undecryptable(db: &mut dyn Store, key: &MasterKey, what: &str, e: Error) -> Error {
     let Ok(Some(check)) = db.key_check() else {
         return e;
     };
@@ -195,7 +195,7 @@ pub fn explain_undecryptable(db: &mut dyn Store, key: &MasterKey, e: Error) -> E
             "{message} (the master key is the one this database was last used with, by mex2fa's key check value: this secret was written under another key)"
         ));
     }
-    Error::key(
-        "this is not the key this database was last used with: the stored secret does not decrypt under it, nor does mex2fa's key check value (in mex2fa_meta); use the app's TWOFA_MASTER_KEY",
-    )
+    Error::key(format!(
+        "this is not the key this database was last used with: {what} does not decrypt under this master key, nor does mex2fa's key check value (in mex2fa_meta); use the app's TWOFA_MASTER_KEY"
+    ))
 }

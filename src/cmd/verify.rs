@@ -22,12 +22,8 @@ impl Run for Verify {
             )));
         }
         let key = cfg.master_key()?;
-        let secret = open_secret(
-            &key,
-            account.secret.token(),
-            &format!("the stored secret of '{}'", ui::escape(&account.user)),
-        )
-        .map_err(|e| {
+        let what = format!("the stored secret of '{}'", ui::escape(&account.user));
+        let secret = open_secret(&key, account.secret.token(), &what).map_err(|e| {
             // Only a token that does not decrypt sends us to the check
             // value, so an accepted code costs no more reads.
             let undecryptable = account
@@ -35,7 +31,7 @@ impl Run for Verify {
                 .token()
                 .is_some_and(|t| !t.trim().is_empty() && key.decrypt(t).is_none());
             if undecryptable {
-                keycheck::explain_undecryptable(db.as_mut(), &key, e)
+                keycheck::explain_undecryptable(db.as_mut(), &key, &what, e)
             } else {
                 e
             }
