@@ -637,7 +637,7 @@ impl Db {
                  detail text NOT NULL,
                  reason text
              );
-             ALTER TABLE {audit} ADD COLUMN IF NOT EXISTS reason text;
+             {add_reason}
              CREATE TABLE IF NOT EXISTS {meta} (
                  name text PRIMARY KEY,
                  value text NOT NULL,
@@ -645,7 +645,17 @@ impl Db {
              );",
             pending = self.m.pending,
             audit = self.m.audit,
-            meta = self.m.meta
+            meta = self.m.meta,
+            // Only where it is missing: ALTER TABLE needs the table's owner,
+            // whatever IF NOT EXISTS finds.
+            add_reason = if self.m.audit_reason {
+                String::new()
+            } else {
+                format!(
+                    "ALTER TABLE {} ADD COLUMN IF NOT EXISTS reason text;",
+                    self.m.audit
+                )
+            }
         );
         self.client.batch_execute(&sql).map_err(|e| {
             let e = pg_error(&self.location, self.busy, e);
