@@ -152,6 +152,16 @@ pub struct Global {
     pub quiet: bool,
 }
 
+/// `--reason TEXT`, defined once for every command that changes the
+/// database (flattened into each), recorded in its audit row.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Reason {
+    /// Why, in a few words: recorded in the audit log with the change
+    /// (required when MEX2FA_REQUIRE_REASON=1)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Enroll(Enroll),
@@ -224,6 +234,9 @@ pub struct Enroll {
         value_name = "DURATION"
     )]
     pub ttl: String,
+
+    #[command(flatten)]
+    pub reason: Reason,
 }
 
 /// Turn a pending enrollment into enabled 2FA, given a code from the app
@@ -241,6 +254,9 @@ pub struct Confirm {
     /// The 6-digit code (else asked on the terminal, or read from stdin)
     #[arg(long, value_name = "CODE")]
     pub code: Option<String>,
+
+    #[command(flatten)]
+    pub reason: Reason,
 }
 
 /// Check a code as the app's login does: exit 0 accepted, 1 not accepted
@@ -287,6 +303,9 @@ pub struct Disable {
     /// Do not ask for confirmation (required when there is no terminal)
     #[arg(short, long)]
     pub yes: bool,
+
+    #[command(flatten)]
+    pub reason: Reason,
 }
 
 /// Re-encrypt every stored secret under a new master key, all or nothing
@@ -322,6 +341,9 @@ pub struct RotateKey {
     /// Do not ask for confirmation (required when there is no terminal)
     #[arg(short, long)]
     pub yes: bool,
+
+    #[command(flatten)]
+    pub reason: Reason,
 }
 
 /// Put back the tokens saved by `rotate-key --backup`, in one transaction
@@ -351,12 +373,16 @@ pub struct Restore {
     /// Do not ask for confirmation (required when there is no terminal)
     #[arg(short, long)]
     pub yes: bool,
+
+    #[command(flatten)]
+    pub reason: Reason,
 }
 
 /// Check the database, the mapping, the key and every stored token
 ///
 /// Exit 0 healthy, 3 state inconsistencies only, 4 a token that does not
-/// decrypt (or no usable key), 5 a schema or database problem.
+/// decrypt (or no usable key, or a key the key check value refuses), 5 a
+/// schema or database problem.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
@@ -364,13 +390,23 @@ Examples:
   mex2fa doctor --json                 the findings, for a script or a monitoring check
   mex2fa doctor --fix                  also remove expired pending enrollments (asks first)")]
 pub struct Doctor {
-    /// Remove expired pending enrollments (after confirmation)
+    /// Remove expired pending enrollments, turn hex-text tokens back into
+    /// tokens, and write a missing or stale key check value (after confirmation)
     #[arg(long)]
     pub fix: bool,
 
     /// Do not ask for confirmation with --fix
     #[arg(short, long)]
     pub yes: bool,
+
+    /// With --fix, write the key check value under the master key given even
+    /// though nothing proves it is the right one (the app's key was replaced
+    /// on purpose while no secret was stored)
+    #[arg(long, requires = "fix")]
+    pub accept_key: bool,
+
+    #[command(flatten)]
+    pub reason: Reason,
 }
 
 /// Show who has 2FA enabled or pending

@@ -24,6 +24,9 @@ const KEY_COMMAND_SECONDS: u64 = 10;
 /// The variable a database password may come from.
 pub const PASSWORD_VAR: &str = "MEX2FA_DB_PASSWORD";
 
+/// The variable that makes `--reason` mandatory on every changing command.
+pub const REQUIRE_REASON_VAR: &str = "MEX2FA_REQUIRE_REASON";
+
 pub struct Config {
     /// Where the database is, with its password if one was given.
     pub target: Option<Target>,
@@ -32,6 +35,8 @@ pub struct Config {
     pub busy: Duration,
     pub json: bool,
     pub quiet: bool,
+    /// Whether a changing command needs `--reason` (`MEX2FA_REQUIRE_REASON`).
+    pub require_reason: bool,
     key_file: Option<PathBuf>,
     key_command: Option<String>,
     key_env: Option<Zeroizing<String>>,
@@ -184,6 +189,24 @@ fn env_file_problem(path: &Path, e: &dotenvy::Error) -> String {
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A yes/no variable: `1`, `true`, `yes` or `on` (any case) is on; `0`,
+/// `false`, `no`, `off` or unset is off; anything else is refused, so that
+/// a typo never quietly turns a safeguard off.
+fn env_bool(var: &str) -> Result<bool> {
+    let Some(value) = std::env::var_os(var) else {
+        return Ok(false);
+    };
+    let text = value.to_str().map(|v| v.trim().to_ascii_lowercase());
+    match text.as_deref() {
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("" | "0" | "false" | "no" | "off") => Ok(false),
+        _ => Err(Error::usage(format!(
+            "{var}='{}' is not a yes/no value; use 1 or 0",
+            crate::ui::escape(&value.to_string_lossy())
+        ))),
+    }
 }
 
 fn ident(value: &str, flag: &str, var: &str) -> Result<Ident> {
@@ -343,6 +366,7 @@ impl Config {
             busy: Duration::from_millis(g.busy_timeout),
             json: g.json,
             quiet: g.quiet,
+            require_reason: env_bool(REQUIRE_REASON_VAR)?,
             key_file: g.master_key_file.clone(),
             key_command: g.master_key_command.clone(),
             key_env,

@@ -1,7 +1,7 @@
 //! `confirm USER`: a pending enrollment becomes enabled 2FA once a code from
 //! the user's app matches — one transaction, as the app's Confirm does.
 
-use super::{Run, obtain_code, open_secret, parse_code, rejected};
+use super::{Run, keycheck, obtain_code, open_secret, parse_code, reason, rejected};
 use crate::cli::Confirm;
 use crate::config::Config;
 use crate::crypto::MasterKey;
@@ -17,6 +17,14 @@ pub enum Outcome {
     Rejected(Option<i64>),
 }
 
+/// What a change records beside itself: the operator's `--reason`, and
+/// whether the key check value is to be (re)written under the key used.
+#[derive(Clone, Copy, Default)]
+pub struct Context<'a> {
+    pub reason: Option<&'a str>,
+    pub write_check: bool,
+}
+
 /// Checks `code` against `user`'s pending secret and, if it matches, writes
 /// the token and enabled = 1 and removes the pending row, all in one transaction.
 pub fn confirm_pending(
@@ -25,6 +33,7 @@ pub fn confirm_pending(
     key: &MasterKey,
     user: &str,
     code: &Code,
+    ctx: Context<'_>,
 ) -> Result<Outcome> {
     let os_user = cfg.os_user();
     let result = db.write(|tx| {
@@ -62,7 +71,11 @@ pub fn confirm_pending(
             } else {
                 "2FA enabled".into()
             },
+            reason: ctx.reason,
         })?;
+        if ctx.write_check {
+            keycheck::write(tx, key)?;
+        }
         Ok(Outcome::Enabled(account))
     })?;
     Ok(result)
@@ -96,6 +109,7 @@ impl Run for Confirm {
         if let Some(c) = &self.code {
             parse_code(c)?;
         }
+        let why = reason(cfg, &self.reason)?;
         let mut db = cfg.open_write()?;
         let account = db.account(&self.user)?;
         // Checked before asking for a code that could not be used.
@@ -103,8 +117,13 @@ impl Run for Confirm {
             return Err(nothing_pending(&account.user, &self.user));
         }
         let key = cfg.master_key()?;
+        let write_check = keycheck::guard(cfg, db.as_mut(), &key)?;
         let code = obtain_code(self.code.as_deref(), "code from the authenticator app: ")?;
-        match confirm_pending(cfg, db.as_mut(), &key, &self.user, &code)? {
+        let ctx = Context {
+            reason: why.as_deref(),
+            write_check,
+        };
+        match confirm_pending(cfg, db.as_mut(), &key, &self.user, &code, ctx)? {
             Outcome::Enabled(account) => {
                 report_enabled(cfg, &account);
                 Ok(())

@@ -7,7 +7,7 @@
 //! left untouched, without an audit entry. What is reported is read again
 //! inside the write transaction: the app may have written meanwhile.
 
-use super::Run;
+use super::{Run, reason};
 use crate::cli::Disable;
 use crate::config::Config;
 use crate::db::{Account, AuditEntry, Stored};
@@ -54,6 +54,7 @@ impl Run for Disable {
         // script that lacks --yes fails the first time, not the first time it
         // meets a user with 2FA on.
         ui::require_confirmable(self.yes)?;
+        let why = reason(cfg, &self.reason)?;
         let mut db = cfg.open_write()?;
         // Resolve everyone first: one unknown name and nothing changes.
         // Each with whether there is anything to change.
@@ -142,6 +143,7 @@ impl Run for Disable {
                             ""
                         }
                     ),
+                    reason: why.as_deref(),
                 })?;
                 outcomes.push(if target.enabled {
                     Outcome::WasEnabled

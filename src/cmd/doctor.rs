@@ -1,9 +1,11 @@
 //! `doctor`: the database, the mapping, the key and every stored token —
 //! what would lock a user out, found before the user finds it.
 
-use super::Run;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::keycheck::{self, Proof, State};
 use super::rotate_key::PAGE;
-use super::stream;
+use super::{Run, reason, stream};
 use crate::cli::Doctor;
 use crate::config::Config;
 use crate::crypto::MasterKey;
@@ -26,7 +28,8 @@ enum Severity {
 struct Finding {
     severity: Severity,
     code: &'static str,
-    place: Place,
+    /// `account`, `pending`, or `meta` (mex2fa's key check value).
+    place: &'static str,
     id: Option<AccountId>,
     user: String,
     message: String,
@@ -154,8 +157,41 @@ fn examine_token(
     }
 }
 
+/// How the key check value stands, as `doctor` reports it: `present` when
+/// there is no key to check it with.
+fn check_word(state: Option<State>, present: bool) -> &'static str {
+    match state {
+        Some(s) => s.word(),
+        None if present => "present",
+        None => "missing",
+    }
+}
+
+/// The line of the text report about the key check value.
+fn check_line(state: Option<State>, present: bool) -> &'static str {
+    match state {
+        Some(State::Matches(_)) => "key check value: matches this master key",
+        Some(State::Missing) => {
+            "key check value: missing (the next command that writes a secret, or doctor --fix, writes it)"
+        }
+        Some(State::Stale) => {
+            "key check value: stale: not under this master key, but the stored secrets are (doctor --fix rewrites it)"
+        }
+        Some(State::Wrong) => {
+            "key check value: wrong: this is not the key this database was last used with"
+        }
+        None if present => "key check value: present (not checked without a master key)",
+        None => "key check value: missing",
+    }
+}
+
 impl Run for Doctor {
     fn run(&self, cfg: &Config) -> Result<()> {
+        let why = if self.fix {
+            reason(cfg, &self.reason)?
+        } else {
+            None
+        };
         let mut db = if self.fix {
             cfg.open_write()?
         } else {
@@ -169,7 +205,7 @@ impl Run for Doctor {
                 findings.push(Finding {
                     severity: Severity::Key,
                     code: "no-key",
-                    place: Place::Account,
+                    place: Place::Account.name(),
                     id: None,
                     user: String::new(),
                     message: format!("{e}; tokens were not checked"),
@@ -182,10 +218,23 @@ impl Run for Doctor {
             (0u64, 0u64, 0u64, 0u64, 0u64);
         // Hex tokens --fix turns back: where, what is stored, the token.
         let mut hex: Vec<(Place, AccountId, String, String)> = Vec::new();
+        // Whether any token is stored, and whether one decrypts under the
+        // key: what proves a key the check value does not match.
+        let (seen, opened) = (AtomicBool::new(false), AtomicBool::new(false));
         for place in [Place::Account, Place::Pending] {
             stream(
                 db.pages(place, false, PAGE)?,
-                |row| examine(row, key.as_ref(), now),
+                |row| {
+                    if let Some(t) = row.value.token().filter(|_| !row.value.is_blank()) {
+                        seen.store(true, Ordering::Relaxed);
+                        if !opened.load(Ordering::Relaxed)
+                            && key.as_ref().is_some_and(|k| k.decrypt(t).is_some())
+                        {
+                            opened.store(true, Ordering::Relaxed);
+                        }
+                    }
+                    examine(row, key.as_ref(), now)
+                },
                 |rows, outs| {
                     for (row, out) in rows.iter().zip(outs) {
                         match place {
@@ -210,7 +259,7 @@ impl Run for Doctor {
                                 findings.push(Finding {
                                     severity,
                                     code,
-                                    place,
+                                    place: place.name(),
                                     id: Some(row.id.clone()),
                                     user: row.user.clone(),
                                     message,
@@ -228,8 +277,43 @@ impl Run for Doctor {
             counts[Severity::Key as usize] += 1;
         }
 
+        let check = db.key_check()?;
+        let proof = match (seen.into_inner(), opened.into_inner()) {
+            (_, true) => Proof::Opens,
+            (true, false) => Proof::NoneOpen,
+            (false, false) => Proof::NoTokens,
+        };
+        let mut state = match &key {
+            Some(k) => Some(keycheck::judge(
+                check.as_ref().map(|c| c.token.as_str()),
+                &[k],
+                || Ok(proof),
+            )?),
+            None => None,
+        };
+        if state == Some(State::Wrong) {
+            counts[Severity::Key as usize] += 1;
+            findings.push(Finding {
+                severity: Severity::Key,
+                code: "wrong-key",
+                place: "meta",
+                id: None,
+                user: String::new(),
+                message: "this is not the key this database was last used with: mex2fa's key check value does not decrypt under it, and no stored token does; use the app's TWOFA_MASTER_KEY (doctor --fix --accept-key writes a new check value, if the app's key was replaced on purpose)".into(),
+            });
+        }
+        // What --fix writes: a missing check value unless the stored tokens
+        // contradict the key, a stale one, a wrong one only when told to.
+        let write_check = self.fix
+            && match state {
+                Some(State::Missing) => proof != Proof::NoneOpen,
+                Some(State::Stale) => true,
+                Some(State::Wrong) => self.accept_key,
+                Some(State::Matches(_)) | None => false,
+            };
+
         let (mut fixed, mut unhexed) = (0, 0u64);
-        if self.fix && (expired > 0 || !hex.is_empty()) {
+        if self.fix && (expired > 0 || !hex.is_empty() || write_check) {
             let mut work = Vec::new();
             if expired > 0 {
                 work.push(format!("remove {expired} expired pending enrollments"));
@@ -239,6 +323,15 @@ impl Run for Doctor {
                     "turn {} back into tokens",
                     ui::count(hex.len() as u64, "hex-text token")
                 ));
+            }
+            if write_check {
+                work.push(match state {
+                    Some(State::Wrong) => {
+                        "write a new key check value under this master key, which nothing proves right (--accept-key)".to_string()
+                    }
+                    Some(State::Stale) => "rewrite the stale key check value".to_string(),
+                    _ => "write the key check value".to_string(),
+                });
             }
             let mut question = work.join(" and ");
             question[..1].make_ascii_uppercase();
@@ -255,6 +348,9 @@ impl Run for Doctor {
                     // Only where the row still holds the hex text that was read.
                     unhexed += u64::from(tx.swap_token(*place, id, stored, token)?);
                 }
+                if let (true, Some(k)) = (write_check, &key) {
+                    keycheck::write(tx, k)?;
+                }
                 tx.audit(AuditEntry {
                     os_user: &os_user,
                     action: "doctor-fix",
@@ -263,11 +359,18 @@ impl Run for Doctor {
                         (expired > 0).then(|| format!("removed {n} expired pending enrollments")),
                         (!hex.is_empty())
                             .then(|| format!("turned {unhexed} hex-text tokens back into tokens")),
+                        write_check.then(|| {
+                            format!(
+                                "wrote the key check value (it was {})",
+                                check_word(state, check.is_some())
+                            )
+                        }),
                     ]
                     .into_iter()
                     .flatten()
                     .collect::<Vec<_>>()
                     .join("; "),
+                    reason: why.as_deref(),
                 })?;
                 Ok((n, unhexed))
             })?;
@@ -277,7 +380,15 @@ impl Run for Doctor {
                 .retain(|f| f.code != "expired-pending" && (f.code != "hex-token" || !all_unhexed));
             counts[Severity::State as usize] -= expired.min(counts[Severity::State as usize]);
             counts[Severity::Key as usize] -= unhexed.min(counts[Severity::Key as usize]);
+            if write_check {
+                if state == Some(State::Wrong) {
+                    findings.retain(|f| f.code != "wrong-key");
+                    counts[Severity::Key as usize] -= 1;
+                }
+                state = Some(State::Matches(0));
+            }
         }
+        let present = check.is_some() || state == Some(State::Matches(0));
 
         let exit = if counts[Severity::Key as usize] > 0 {
             Exit::Key
@@ -293,7 +404,7 @@ impl Run for Doctor {
                     serde_json::json!({
                         "severity": if f.severity == Severity::Key { "key" } else { "state" },
                         "code": f.code,
-                        "place": f.place.name(),
+                        "place": f.place,
                         // The id's JSON form, as in status, log and disable.
                         "id": f.id.as_ref().map(AccountId::to_json),
                         "user": f.user,
@@ -310,7 +421,8 @@ impl Run for Doctor {
                 "enabled": enabled,
                 "tokens": tokens,
                 "pending": pending,
-                "fixed": fixed as u64 + unhexed,
+                "fixed": fixed as u64 + unhexed + u64::from(write_check),
+                "key_check": check_word(state, present),
                 "findings": list,
                 "more_findings": more,
             }));
@@ -327,7 +439,7 @@ impl Run for Doctor {
                         }
                         .to_string(),
                         f.code.to_string(),
-                        f.place.name().to_string(),
+                        f.place.to_string(),
                         f.id.as_ref().map(|i| i.to_string()).unwrap_or_default(),
                         ui::escape(&f.user).into_owned(),
                         f.message.clone(),
@@ -349,6 +461,10 @@ impl Run for Doctor {
                     ui::count(unhexed, "hex-text token")
                 ));
             }
+            if write_check {
+                ui::out("wrote the key check value under this master key\n");
+            }
+            ui::out(&format!("{}\n", check_line(state, present)));
             ui::out(&format!(
                 "{}: {} ({accounts} accounts, {enabled} with 2FA enabled, {tokens} stored tokens, {pending} pending; secrets written as {:?})\n",
                 ui::escape(&db.location()),

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use super::confirm::{Outcome, confirm_pending, report_enabled};
-use super::{Run, drift_hint, parse_code};
+use super::confirm::{Context, Outcome, confirm_pending, report_enabled};
+use super::{Run, drift_hint, keycheck, parse_code, reason};
 use crate::cli::Enroll;
 use crate::config::Config;
 use crate::db::AuditEntry;
@@ -32,6 +32,7 @@ impl Run for Enroll {
                 ))
             })?;
         let code = self.code.as_deref().map(parse_code).transpose()?;
+        let why = reason(cfg, &self.reason)?;
         let mut db = cfg.open_write()?;
         let account = db.account(&self.user)?;
         let shown = ui::escape(&account.user).into_owned();
@@ -52,6 +53,8 @@ impl Run for Enroll {
             )?;
         }
         let key = cfg.master_key()?;
+        // A wrong key is refused before any image is written.
+        let write_check = keycheck::guard(cfg, db.as_mut(), &key)?;
         let secret = Secret::generate();
         let uri = provisioning_uri(&secret, &account.user, &cfg.issuer);
         let matrix = Matrix::encode(&uri).map_err(Error::Usage)?;
@@ -94,7 +97,11 @@ impl Run for Enroll {
                         ""
                     }
                 ),
+                reason: why.as_deref(),
             })?;
+            if write_check {
+                keycheck::write(tx, &key)?;
+            }
             Ok(replaced)
         });
         let replaced = match written {
@@ -112,6 +119,12 @@ impl Run for Enroll {
             );
         }
 
+        // The confirmation that may follow records the same reason; the
+        // enrollment has just written the check value.
+        let ctx = Context {
+            reason: why.as_deref(),
+            write_check: false,
+        };
         let mut doc = serde_json::json!({
             "user": account.user,
             "state": "pending",
@@ -125,7 +138,7 @@ impl Run for Enroll {
             if let Some(code) = &code {
                 // A refused code leaves the enrollment pending: the document
                 // must still say how to finish it.
-                return finish_with_code(cfg, db.as_mut(), &key, &self.user, code, doc);
+                return finish_with_code(cfg, db.as_mut(), &key, &self.user, code, doc, ctx);
             }
             ui::json_secret(doc);
             return Ok(());
@@ -155,10 +168,10 @@ impl Run for Enroll {
             clock::format_span(ttl)
         );
         if let Some(code) = &code {
-            return finish_with_code(cfg, db.as_mut(), &key, &self.user, code, doc);
+            return finish_with_code(cfg, db.as_mut(), &key, &self.user, code, doc, ctx);
         }
         if ui::stdin_is_tty() && ui::stderr_is_tty() {
-            return guided(cfg, db.as_mut(), &key, &self.user, &shown);
+            return guided(cfg, db.as_mut(), &key, &self.user, &shown, ctx);
         }
         note!(
             cfg,
@@ -205,8 +218,9 @@ fn finish_with_code(
     user: &str,
     code: &Code,
     mut pending: serde_json::Value,
+    ctx: Context<'_>,
 ) -> Result<()> {
-    match confirm_pending(cfg, db, key, user, code)? {
+    match confirm_pending(cfg, db, key, user, code, ctx)? {
         Outcome::Enabled(account) => {
             ui::scrub(&mut pending);
             report_enabled(cfg, &account);
@@ -224,6 +238,7 @@ fn guided(
     key: &crate::crypto::MasterKey,
     user: &str,
     shown: &str,
+    ctx: Context<'_>,
 ) -> Result<()> {
     ui::message(&format!(
         "type the 6-digit code the app shows to turn 2FA on (Ctrl-C stops; the enrollment stays pending: mex2fa confirm {})",
@@ -238,7 +253,7 @@ fn guided(
                 continue;
             }
         };
-        match confirm_pending(cfg, db, key, user, &code)? {
+        match confirm_pending(cfg, db, key, user, &code, ctx)? {
             Outcome::Enabled(account) => {
                 report_enabled(cfg, &account);
                 return Ok(());

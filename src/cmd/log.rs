@@ -31,11 +31,12 @@ impl Run for Log {
                     "id": r.account_id.as_ref().map(|i| i.to_json()),
                     "user": r.user,
                     "detail": r.detail,
+                    "reason": r.reason,
                 })
             }));
             return Ok(());
         }
-        let mut table = ui::table(&["at (UTC)", "by", "action", "id", "user", "detail"]);
+        let mut table = ui::table(&["at (UTC)", "by", "action", "id", "user", "detail", "reason"]);
         for r in &rows {
             table.add_row(vec![
                 r.at.clone(),
@@ -47,6 +48,8 @@ impl Run for Log {
                     .map_or_else(String::new, |i| ui::escape(&i.to_string()).into_owned()),
                 ui::escape(r.user.as_deref().unwrap_or("")).into_owned(),
                 ui::escape(&r.detail).into_owned(),
+                // Typed by an operator: escaped like every text from the database.
+                ui::escape(r.reason.as_deref().unwrap_or("")).into_owned(),
             ]);
         }
         ui::out(&format!("{table}\n"));

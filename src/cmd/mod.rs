@@ -6,6 +6,7 @@ mod demo;
 mod disable;
 mod doctor;
 mod enroll;
+pub(crate) mod keycheck;
 mod keygen;
 mod log;
 mod restore;
@@ -17,8 +18,8 @@ use std::sync::mpsc::sync_channel;
 
 use rayon::prelude::*;
 
-use crate::cli::Command;
-use crate::config::Config;
+use crate::cli::{Command, Reason};
+use crate::config::{Config, REQUIRE_REASON_VAR};
 use crate::crypto::MasterKey;
 use crate::db::{Pages, TokenRow};
 use crate::error::{Error, Exit, Result};
@@ -135,6 +136,29 @@ pub fn stream_here<T: Send>(
             consume(rows, out)?;
         }
     })
+}
+
+/// The longest `--reason`, in characters: a sentence or two, not a document.
+pub const REASON_MAX: usize = 500;
+
+/// The checked `--reason` of a changing command: refused (exit 2) when empty
+/// or blank, longer than [`REASON_MAX`] characters, or missing while
+/// `MEX2FA_REQUIRE_REASON` is on. Called before anything is asked or written.
+pub(crate) fn reason(cfg: &Config, given: &Reason) -> Result<Option<String>> {
+    match given.reason.as_deref() {
+        None if cfg.require_reason => Err(Error::usage(format!(
+            "this command needs --reason TEXT ({REQUIRE_REASON_VAR} is on); say why in a few words"
+        ))),
+        None => Ok(None),
+        Some(r) if r.trim().is_empty() => Err(Error::usage(
+            "--reason is empty; say why in a few words, or leave the flag out",
+        )),
+        Some(r) if r.chars().count() > REASON_MAX => Err(Error::usage(format!(
+            "--reason is {} characters long; at most {REASON_MAX} are kept in the audit log",
+            r.chars().count()
+        ))),
+        Some(r) => Ok(Some(r.to_string())),
+    }
 }
 
 /// Parses a `--code` value given on the command line (exit 2 when malformed).

@@ -9,7 +9,7 @@
 use rayon::prelude::*;
 
 use super::rotate_key::PAGE;
-use super::{Run, stream};
+use super::{Run, keycheck, reason, stream};
 use crate::backup::{Entry, Reader};
 use crate::cli::Restore;
 use crate::config::{Config, read_key_file};
@@ -117,6 +117,7 @@ impl Run for Restore {
             names.push(ui::escape(&path.display().to_string()).into_owned());
         }
         ui::require_confirmable(self.yes)?;
+        let why = reason(cfg, &self.reason)?;
         let (mut total, mut failed, mut named) = (0u64, 0u64, Vec::new());
         for_each_page(&mut Reader::open(&self.backup, &cfg.schema)?, |page| {
             let bad: Vec<&Entry> = page
@@ -194,7 +195,11 @@ impl Run for Restore {
                     "restored {restored} tokens from {}; {n_skipped} left as they were (changed or gone since the rotation)",
                     self.backup.display()
                 ),
+                reason: why.as_deref(),
             })?;
+            // Under the key the stored tokens now are; under the master key
+            // given when they are under several (--allow-mixed).
+            keycheck::write(tx, &keys[counts.single().unwrap_or(0)])?;
             Ok((restored, skipped, more, counts))
         })?;
         let n_skipped = skipped.len() as u64 + more;

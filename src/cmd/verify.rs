@@ -1,6 +1,6 @@
 //! `verify USER`: the app's login check, for support desks and scripts.
 
-use super::{Run, obtain_code, open_secret, parse_code, rejected};
+use super::{Run, keycheck, obtain_code, open_secret, parse_code, rejected};
 use crate::cli::Verify;
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -22,11 +22,20 @@ impl Run for Verify {
             )));
         }
         let key = cfg.master_key()?;
-        let secret = open_secret(
-            &key,
-            account.secret.token(),
-            &format!("the stored secret of '{}'", ui::escape(&account.user)),
-        )?;
+        let what = format!("the stored secret of '{}'", ui::escape(&account.user));
+        let secret = open_secret(&key, account.secret.token(), &what).map_err(|e| {
+            // Only a token that does not decrypt sends us to the check
+            // value, so an accepted code costs no more reads.
+            let undecryptable = account
+                .secret
+                .token()
+                .is_some_and(|t| !t.trim().is_empty() && key.decrypt(t).is_none());
+            if undecryptable {
+                keycheck::explain_undecryptable(db.as_mut(), &key, &what, e)
+            } else {
+                e
+            }
+        })?;
         let code = obtain_code(self.code.as_deref(), "code from the authenticator app: ")?;
         let now = clock::now();
         let Some(offset) = secret.accepts(&code, now, self.window) else {

@@ -5,7 +5,9 @@
 //!
 //! The app's table is only ever read, or updated in its enabled and secret
 //! columns. mex2fa's own state lives in tables of its own (`mex2fa_pending`,
-//! `mex2fa_audit`), created on the first write that needs them.
+//! `mex2fa_audit`, `mex2fa_meta`), created on the first write that needs
+//! them; an audit table made by an earlier mex2fa gains its `reason` column
+//! the same way.
 //!
 //! `db` says what is wrong ("table 'x' not found"); which flag or variable
 //! fixes it is for the command line to say, from the [`Setting`] an error
@@ -391,6 +393,8 @@ pub struct AuditEntry<'a> {
     pub action: &'a str,
     pub account: Option<&'a Account>,
     pub detail: String,
+    /// Why, in the operator's words (`--reason`).
+    pub reason: Option<&'a str>,
 }
 
 /// One row of the audit table.
@@ -402,6 +406,18 @@ pub struct AuditRow {
     pub account_id: Option<AccountId>,
     pub user: Option<String>,
     pub detail: String,
+    /// The operator's `--reason`; none in rows written without one, or by
+    /// a mex2fa older than the column.
+    pub reason: Option<String>,
+}
+
+/// The key check value: a Fernet token of a fixed marker under the master
+/// key mex2fa last wrote tokens with, kept in `mex2fa_meta`.
+#[derive(Debug, Clone)]
+pub struct KeyCheck {
+    pub token: String,
+    /// When it was written (Unix seconds).
+    pub written_at: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -451,6 +467,10 @@ pub trait Store {
         since: Option<i64>,
         limit: usize,
     ) -> Result<Vec<AuditRow>>;
+
+    /// The key check value, if one was written (none before the first
+    /// write of a token, or in a database of an older mex2fa).
+    fn key_check(&mut self) -> Result<Option<KeyCheck>>;
 
     /// Runs `work` in one transaction: all of it is committed, or none.
     /// See [`write`](trait.Store.html#method.write) for the typed form.
@@ -553,6 +573,12 @@ pub trait Tx {
 
     /// Appends to the audit table, inside this transaction.
     fn audit(&mut self, entry: AuditEntry<'_>) -> Result<()>;
+
+    /// The key check value, read inside this transaction.
+    fn key_check(&mut self) -> Result<Option<KeyCheck>>;
+
+    /// Writes (or replaces) the key check value.
+    fn set_key_check(&mut self, token: &str, written_at: i64) -> Result<()>;
 }
 
 /// Replaces stored tokens, touching nothing else of a row; only a row that
@@ -630,6 +656,10 @@ pub(crate) fn causes(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
 pub(crate) const PENDING_TABLE: &str = "mex2fa_pending";
 /// The name of mex2fa's audit table.
 pub(crate) const AUDIT_TABLE: &str = "mex2fa_audit";
+/// The name of mex2fa's table of its own settings (the key check value).
+pub(crate) const META_TABLE: &str = "mex2fa_meta";
+/// The row of [`META_TABLE`] that holds the key check value.
+pub(crate) const KEY_CHECK: &str = "key_check";
 
 #[cfg(test)]
 mod tests {

@@ -129,6 +129,7 @@ fn healthy_database_exits_0_and_is_not_changed() {
                 "findings",
                 "fixed",
                 "healthy",
+                "key_check",
                 "more_findings",
                 "pending",
                 "token_form",
@@ -144,6 +145,8 @@ fn healthy_database_exits_0_and_is_not_changed() {
             (&3.into(), &2.into(), &2.into(), &1.into())
         );
         assert_eq!(j["fixed"], 0);
+        // Written under KEY by the confirmation of alice.
+        assert_eq!(j["key_check"], "matches");
         assert_eq!(j["findings"], serde_json::json!([]));
         assert_eq!(j["more_findings"], 0);
         assert_eq!(env.snapshot(), snap, "doctor without --fix wrote");

@@ -20,6 +20,7 @@ mod hostile;
 mod hygiene;
 mod interop;
 mod key_sources;
+mod meta;
 mod mysql;
 mod output;
 mod postgres;

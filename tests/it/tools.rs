@@ -158,13 +158,14 @@ fn log_records_each_state_change_and_never_a_secret() {
         ],
         "newest first"
     );
-    let want: BTreeSet<&str> = ["at", "os_user", "action", "id", "user", "detail"]
+    let want: BTreeSet<&str> = ["at", "os_user", "action", "id", "user", "detail", "reason"]
         .into_iter()
         .collect();
     for e in &all {
         let got: BTreeSet<&str> = e.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(got, want);
         assert_eq!(e["os_user"], "tester", "the OS user ($USER)");
+        assert_eq!(e["reason"], serde_json::Value::Null, "no --reason given");
         let at = e["at"].as_str().unwrap();
         assert!(
             at.len() == 20 && at.ends_with('Z') && at.as_bytes()[10] == b'T',

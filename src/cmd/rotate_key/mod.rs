@@ -26,7 +26,7 @@ mod records;
 
 use records::{Record, Records, Replay};
 
-use super::{Run, stream, stream_here};
+use super::{Run, keycheck, reason, stream, stream_here};
 use crate::cli::RotateKey;
 use crate::config::{Config, read_key_file};
 use crate::crypto::{MasterKey, Reencrypted, Rotated, decrypting_key, reencrypt};
@@ -466,14 +466,19 @@ impl Run for RotateKey {
         }
         // Tokens under a key that is also the new one are simply "already new".
         old.retain(|k| !k.same_as(&new));
-        if !self.dry_run {
+        // A dry run changes nothing: it records no reason and needs none.
+        let why = if self.dry_run {
+            None
+        } else {
             ui::require_confirmable(self.yes)?;
-        }
+            reason(cfg, &self.reason)?
+        };
         let mut db = if self.dry_run {
             cfg.open_read()?
         } else {
             cfg.open_write()?
         };
+        keycheck::guard_rotation(db.as_mut(), &new, &old)?;
 
         if self.dry_run || !self.yes {
             let mut tally = Tally::default();
@@ -551,7 +556,9 @@ impl Run for RotateKey {
                         .map(|p| format!("; backup {}", p.display()))
                         .unwrap_or_default()
                 ),
+                reason: why.as_deref(),
             })?;
+            keycheck::write(tx, &new)?;
             // Last before the commit, after every write of this transaction.
             let unproven: Vec<Place> = [Place::Account, Place::Pending]
                 .into_iter()

@@ -31,9 +31,9 @@ use mysql::prelude::Queryable;
 use mysql::{Conn, IsolationLevel, Params, Row, TxOpts, Value};
 
 use super::{
-    AUDIT_TABLE, Account, AccountId, AuditEntry, AuditRow, Mode, Options, PENDING_TABLE, Pending,
-    Place, Schema, Setting, Slot, StatusRow, Stored, TokenForm, TokenRow, exactly_one,
-    no_such_user, odd_number, truthy_number,
+    AUDIT_TABLE, Account, AccountId, AuditEntry, AuditRow, KEY_CHECK, KeyCheck, META_TABLE, Mode,
+    Options, PENDING_TABLE, Pending, Place, Schema, Setting, Slot, StatusRow, Stored, TokenForm,
+    TokenRow, exactly_one, no_such_user, odd_number, truthy_number,
 };
 use crate::error::{Error, Result};
 
@@ -66,6 +66,7 @@ struct Mapped {
     /// mex2fa's own tables, in the accounts table's database.
     pending: String,
     audit: String,
+    meta: String,
     id: String,
     user: String,
     enabled: String,
@@ -79,8 +80,13 @@ struct Mapped {
     /// The user column's collation, for messages.
     user_collation: String,
     form: TokenForm,
-    /// Whether mex2fa's tables exist yet.
+    /// Whether mex2fa's pending and audit tables exist yet.
     own_tables: bool,
+    /// Whether its meta table exists yet.
+    meta_table: bool,
+    /// Whether the audit table has its `reason` column (one made by an
+    /// older mex2fa has not, until the next write adds it).
+    audit_reason: bool,
 }
 
 fn quote(name: &str) -> String {
@@ -326,22 +332,30 @@ fn probe(conn: &mut Conn, schema: &Schema, shown: &str, busy: Duration) -> Resul
     };
     let user = col(Setting::UserColumn);
     let user_ddl = format!("text{}", charset_of(user));
-    let own = rows(
+    let own: Vec<(String, bool)> = rows(
         conn,
-        "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN (?, ?)",
+        "SELECT t.TABLE_NAME, EXISTS (SELECT 1 FROM information_schema.COLUMNS c
+                 WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME
+                   AND c.COLUMN_NAME = 'reason')
+         FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = ? AND t.TABLE_NAME IN (?, ?, ?)",
         vec![
             database.as_str().into(),
             PENDING_TABLE.into(),
             AUDIT_TABLE.into(),
+            META_TABLE.into(),
         ],
     )
-    .map_err(err)?;
-    let own = own.first().and_then(|r| int(&r[0])).unwrap_or(0);
+    .map_err(err)?
+    .iter()
+    .map(|r| (text(&r[0]).to_ascii_lowercase(), int(&r[1]) == Some(1)))
+    .collect();
+    let has = |name: &str| own.iter().any(|(n, _)| n == name);
     let db = quote(&database);
     Ok(Mapped {
         table: format!("{db}.{}", quote(&table_name)),
         pending: format!("{db}.{}", quote(PENDING_TABLE)),
         audit: format!("{db}.{}", quote(AUDIT_TABLE)),
+        meta: format!("{db}.{}", quote(META_TABLE)),
         id: quote(&id.name),
         user: quote(&user.name),
         enabled: quote(&en.name),
@@ -351,7 +365,9 @@ fn probe(conn: &mut Conn, schema: &Schema, shown: &str, busy: Duration) -> Resul
         user_ddl,
         user_collation: user.collation.clone().unwrap_or_else(|| "binary".into()),
         form,
-        own_tables: own == 2,
+        own_tables: has(PENDING_TABLE) && has(AUDIT_TABLE),
+        meta_table: has(META_TABLE),
+        audit_reason: own.iter().any(|(n, r)| n == AUDIT_TABLE && *r),
         database,
         table_name,
     })
@@ -365,12 +381,13 @@ fn check_engines(conn: &mut Conn, m: &Mapped, shown: &str, busy: Duration) -> Re
         "SELECT t.TABLE_NAME, COALESCE(t.ENGINE, ''), COALESCE(e.TRANSACTIONS, 'NO')
          FROM information_schema.TABLES t
          LEFT JOIN information_schema.ENGINES e ON LOWER(e.ENGINE) = LOWER(t.ENGINE)
-         WHERE t.TABLE_SCHEMA = ? AND t.TABLE_NAME IN (?, ?, ?)",
+         WHERE t.TABLE_SCHEMA = ? AND t.TABLE_NAME IN (?, ?, ?, ?)",
         vec![
             m.database.as_str().into(),
             m.table_name.as_str().into(),
             PENDING_TABLE.into(),
             AUDIT_TABLE.into(),
+            META_TABLE.into(),
         ],
     )
     .map_err(|e| my_error(shown, busy, e))?;
@@ -738,6 +755,16 @@ fn lookup<Q: Queryable>(
     }
 }
 
+fn find_key_check<Q: Queryable>(q: &mut Q, m: &Mapped) -> mysql::Result<Option<KeyCheck>> {
+    let sql = format!("SELECT value, updated_at FROM {} WHERE name = ?", m.meta);
+    Ok(rows(q, &sql, vec![KEY_CHECK.into()])?
+        .first()
+        .map(|r| KeyCheck {
+            token: text(&r[0]),
+            written_at: int(&r[1]).unwrap_or(0),
+        }))
+}
+
 fn find_pending<Q: Queryable>(
     q: &mut Q,
     m: &Mapped,
@@ -762,7 +789,7 @@ impl Db {
     /// transaction (DDL commits implicitly), on InnoDB with the id type of
     /// the accounts table.
     fn create_own_tables(&mut self) -> Result<()> {
-        if self.m.own_tables {
+        if self.m.own_tables && self.m.meta_table && self.m.audit_reason {
             return Ok(());
         }
         let m = &self.m;
@@ -786,24 +813,53 @@ impl Db {
                      action varchar(64) NOT NULL,
                      account_id {id_t} NULL,
                      username {user_t} NULL,
-                     detail text NOT NULL
+                     detail text NOT NULL,
+                     reason text NULL
                  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
                 audit = m.audit,
                 id_t = m.id_ddl,
                 user_t = m.user_ddl
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {meta} (
+                     name varchar(64) NOT NULL PRIMARY KEY,
+                     value text NOT NULL,
+                     updated_at bigint NOT NULL
+                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+                meta = m.meta
             ),
         ];
         for sql in &statements {
             self.conn.query_drop(sql).map_err(|e| {
                 let e = my_error(&self.location, self.busy, e);
                 Error::db(format!(
-                    "cannot create mex2fa's tables ({PENDING_TABLE}, {AUDIT_TABLE}) beside the accounts table: {e}; GRANT CREATE ON {}.* TO '{}', or create them as an administrator",
+                    "cannot create mex2fa's tables ({PENDING_TABLE}, {AUDIT_TABLE}, {META_TABLE}) beside the accounts table: {e}; GRANT CREATE ON {}.* TO '{}', or create them as an administrator",
                     quote(&self.m.database),
                     self.user
                 ))
             })?;
         }
+        // An audit table made by an older mex2fa gains the column; MySQL
+        // has no ADD COLUMN IF NOT EXISTS, and another mex2fa may add it
+        // first (1060, a duplicate column: done all the same).
+        if !self.m.audit_reason {
+            let sql = format!("ALTER TABLE {} ADD COLUMN reason text NULL", self.m.audit);
+            match self.conn.query_drop(&sql) {
+                Ok(()) => {}
+                Err(mysql::Error::MySqlError(d)) if d.code == 1060 => {}
+                Err(e) => {
+                    let e = my_error(&self.location, self.busy, e);
+                    return Err(Error::db(format!(
+                        "cannot add the column reason to {AUDIT_TABLE}: {e}; GRANT ALTER ON {}.* TO '{}', or add it as an administrator",
+                        quote(&self.m.database),
+                        self.user
+                    )));
+                }
+            }
+        }
         self.m.own_tables = true;
+        self.m.meta_table = true;
+        self.m.audit_reason = true;
         Ok(())
     }
 }
@@ -1021,8 +1077,9 @@ impl super::Store for Db {
             format!(" WHERE {}", filters.join(" AND "))
         };
         let sql = format!(
-            "SELECT at, os_user, action, account_id, username, detail FROM {}{filter}
+            "SELECT at, os_user, action, account_id, username, detail, {} FROM {}{filter}
              ORDER BY seq DESC LIMIT ?",
+            if m.audit_reason { "reason" } else { "NULL" },
             m.audit
         );
         let found = rows(&mut self.conn, &sql, params)
@@ -1040,9 +1097,17 @@ impl super::Store for Db {
                 account_id,
                 user: text_opt(&r[4]),
                 detail: text(&r[5]),
+                reason: text_opt(&r[6]),
             });
         }
         Ok(out)
+    }
+
+    fn key_check(&mut self) -> Result<Option<KeyCheck>> {
+        if !self.m.meta_table {
+            return Ok(None);
+        }
+        find_key_check(&mut self.conn, &self.m).map_err(|e| self.err(e))
     }
 
     fn transact(&mut self, work: &mut dyn FnMut(&mut dyn super::Tx) -> Result<()>) -> Result<()> {
@@ -1296,8 +1361,8 @@ impl super::Tx for Tx<'_> {
     fn audit(&mut self, entry: AuditEntry<'_>) -> Result<()> {
         let now = crate::clock::now() as i64;
         let sql = format!(
-            "INSERT INTO {} (at, at_unix, os_user, action, account_id, username, detail)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO {} (at, at_unix, os_user, action, account_id, username, detail, reason)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             self.m.audit
         );
         let (id, user) = match entry.account {
@@ -1314,7 +1379,24 @@ impl super::Tx for Tx<'_> {
                 id,
                 user,
                 entry.detail.as_str().into(),
+                entry.reason.map_or(Value::NULL, Value::from),
             ],
+        )
+        .map(drop)
+    }
+
+    fn key_check(&mut self) -> Result<Option<KeyCheck>> {
+        find_key_check(&mut self.tx, self.m).map_err(|e| my_error(self.shown, self.busy, e))
+    }
+
+    fn set_key_check(&mut self, token: &str, written_at: i64) -> Result<()> {
+        let sql = format!(
+            "REPLACE INTO {} (name, value, updated_at) VALUES (?, ?, ?)",
+            self.m.meta
+        );
+        self.execute(
+            &sql,
+            vec![KEY_CHECK.into(), token.into(), written_at.into()],
         )
         .map(drop)
     }

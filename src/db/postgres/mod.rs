@@ -19,9 +19,9 @@ use postgres::types::ToSql;
 use postgres::{Client, GenericClient, Row};
 
 use super::{
-    AUDIT_TABLE, Account, AccountId, AuditEntry, AuditRow, Mode, Options, PENDING_TABLE, Pending,
-    Place, Schema, Setting, Slot, StatusRow, Stored, TokenForm, TokenRow, exactly_one,
-    no_such_user, odd_number, several_users, truthy_number,
+    AUDIT_TABLE, Account, AccountId, AuditEntry, AuditRow, KEY_CHECK, KeyCheck, META_TABLE, Mode,
+    Options, PENDING_TABLE, Pending, Place, Schema, Setting, Slot, StatusRow, Stored, TokenForm,
+    TokenRow, exactly_one, no_such_user, odd_number, several_users, truthy_number,
 };
 use crate::error::{Error, Result};
 
@@ -52,6 +52,7 @@ struct Mapped {
     /// mex2fa's own tables, in the accounts table's schema.
     pending: String,
     audit: String,
+    meta: String,
     /// The accounts table's oid, for lock reports.
     oid: u32,
     id: String,
@@ -63,8 +64,13 @@ struct Mapped {
     /// The literals for enabled = 1 and 0 in the flag's type.
     on: &'static str,
     off: &'static str,
-    /// Whether mex2fa's tables exist yet.
+    /// Whether mex2fa's pending and audit tables exist yet.
     own_tables: bool,
+    /// Whether its meta table exists yet.
+    meta_table: bool,
+    /// Whether the audit table has its `reason` column (one made by an
+    /// older mex2fa has not, until the next write adds it).
+    audit_reason: bool,
 }
 
 fn quote(name: &str) -> String {
@@ -244,19 +250,25 @@ fn probe(client: &mut Client, schema: &Schema, shown: &str, busy: Duration) -> R
     } else {
         return Err(unsupported(Setting::SecretColumn, sec_ty, "bytea or text"));
     };
-    let own: i64 = client
-        .query_one(
-            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE n.nspname = $1 AND c.relname IN ($2, $3)",
-            &[&nsp, &PENDING_TABLE, &AUDIT_TABLE],
+    let own: Vec<(String, bool)> = client
+        .query(
+            "SELECT c.relname::text, EXISTS (SELECT 1 FROM pg_attribute a
+                 WHERE a.attrelid = c.oid AND a.attname = 'reason' AND NOT a.attisdropped)
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND c.relname IN ($2, $3, $4)",
+            &[&nsp, &PENDING_TABLE, &AUDIT_TABLE, &META_TABLE],
         )
         .map_err(err)?
-        .get(0);
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let has = |name: &str| own.iter().any(|(n, _)| n == name);
     let ns = quote(&nsp);
     Ok(Mapped {
         table: format!("{ns}.{}", quote(&rel)),
         pending: format!("{ns}.{PENDING_TABLE}"),
         audit: format!("{ns}.{AUDIT_TABLE}"),
+        meta: format!("{ns}.{META_TABLE}"),
         oid,
         id: quote(&col(Setting::IdColumn).0),
         user: quote(&col(Setting::UserColumn).0),
@@ -266,7 +278,9 @@ fn probe(client: &mut Client, schema: &Schema, shown: &str, busy: Duration) -> R
         form,
         on,
         off,
-        own_tables: own == 2,
+        own_tables: has(PENDING_TABLE) && has(AUDIT_TABLE),
+        meta_table: has(META_TABLE),
+        audit_reason: own.iter().any(|(n, r)| n == AUDIT_TABLE && *r),
     })
 }
 
@@ -560,6 +574,17 @@ fn lookup(
     }
 }
 
+fn find_key_check(
+    c: &mut impl GenericClient,
+    m: &Mapped,
+) -> Result<Option<KeyCheck>, postgres::Error> {
+    let sql = format!("SELECT value, updated_at FROM {} WHERE name = $1", m.meta);
+    Ok(c.query_opt(&sql, &[&KEY_CHECK])?.map(|r| KeyCheck {
+        token: r.get(0),
+        written_at: r.get(1),
+    }))
+}
+
 fn find_pending(
     c: &mut impl GenericClient,
     m: &Mapped,
@@ -587,7 +612,7 @@ impl Db {
     /// its own before the data transaction, with the id type of the accounts
     /// table.
     fn create_own_tables(&mut self) -> Result<()> {
-        if self.m.own_tables {
+        if self.m.own_tables && self.m.meta_table && self.m.audit_reason {
             return Ok(());
         }
         let id_t = match self.m.id_kind {
@@ -609,19 +634,39 @@ impl Db {
                  action text NOT NULL,
                  account_id {id_t},
                  username text,
-                 detail text NOT NULL
+                 detail text NOT NULL,
+                 reason text
+             );
+             {add_reason}
+             CREATE TABLE IF NOT EXISTS {meta} (
+                 name text PRIMARY KEY,
+                 value text NOT NULL,
+                 updated_at bigint NOT NULL
              );",
             pending = self.m.pending,
-            audit = self.m.audit
+            audit = self.m.audit,
+            meta = self.m.meta,
+            // Only where it is missing: ALTER TABLE needs the table's owner,
+            // whatever IF NOT EXISTS finds.
+            add_reason = if self.m.audit_reason {
+                String::new()
+            } else {
+                format!(
+                    "ALTER TABLE {} ADD COLUMN IF NOT EXISTS reason text;",
+                    self.m.audit
+                )
+            }
         );
         self.client.batch_execute(&sql).map_err(|e| {
             let e = pg_error(&self.location, self.busy, e);
             Error::db(format!(
-                "cannot create mex2fa's tables ({PENDING_TABLE}, {AUDIT_TABLE}) beside the accounts table: {e}; let user '{}' create tables in that schema, or create them as the table's owner",
+                "cannot create mex2fa's tables ({PENDING_TABLE}, {AUDIT_TABLE}, {META_TABLE}) beside the accounts table: {e}; let user '{}' create tables in that schema, or create them as the table's owner",
                 self.user
             ))
         })?;
         self.m.own_tables = true;
+        self.m.meta_table = true;
+        self.m.audit_reason = true;
         Ok(())
     }
 
@@ -786,10 +831,15 @@ impl super::Store for Db {
         }
         let m = &self.m;
         let sql = format!(
-            "SELECT at, os_user, action, account_id::{}, username, detail FROM {}
+            "SELECT at, os_user, action, account_id::{}, username, detail, {} FROM {}
              WHERE ($1::text IS NULL OR username = $1) AND ($2::int8 IS NULL OR at_unix >= $2)
              ORDER BY seq DESC LIMIT $3",
             m.id_kind.sql(),
+            if m.audit_reason {
+                "reason"
+            } else {
+                "NULL::text"
+            },
             m.audit
         );
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -810,9 +860,17 @@ impl super::Store for Db {
                 account_id: id,
                 user: r.get(4),
                 detail: r.get(5),
+                reason: r.get(6),
             });
         }
         Ok(out)
+    }
+
+    fn key_check(&mut self) -> Result<Option<KeyCheck>> {
+        if !self.m.meta_table {
+            return Ok(None);
+        }
+        find_key_check(&mut self.client, &self.m).map_err(|e| self.err(e))
     }
 
     fn transact(&mut self, work: &mut dyn FnMut(&mut dyn super::Tx) -> Result<()>) -> Result<()> {
@@ -1158,8 +1216,8 @@ impl super::Tx for Tx<'_> {
     fn audit(&mut self, entry: AuditEntry<'_>) -> Result<()> {
         let now = crate::clock::now() as i64;
         let sql = format!(
-            "INSERT INTO {} (at, at_unix, os_user, action, account_id, username, detail)
-             VALUES ($1, $2, $3, $4, $5::text::{}, $6, $7)",
+            "INSERT INTO {} (at, at_unix, os_user, action, account_id, username, detail, reason)
+             VALUES ($1, $2, $3, $4, $5::text::{}, $6, $7, $8)",
             self.m.audit,
             self.m.id_kind.sql()
         );
@@ -1179,9 +1237,24 @@ impl super::Tx for Tx<'_> {
                 id_ref,
                 &user,
                 &entry.detail,
+                &entry.reason,
             ],
         )
         .map(drop)
+    }
+
+    fn key_check(&mut self) -> Result<Option<KeyCheck>> {
+        find_key_check(&mut self.tx, self.m).map_err(|e| self.err(e))
+    }
+
+    fn set_key_check(&mut self, token: &str, written_at: i64) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO {} (name, value, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            self.m.meta
+        );
+        self.execute(&sql, &[&KEY_CHECK, &token, &written_at])
+            .map(drop)
     }
 }
 

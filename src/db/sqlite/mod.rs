@@ -12,9 +12,9 @@ use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    AUDIT_TABLE, Account, AccountId, AuditEntry, AuditRow, Ident, Mode, Options, PENDING_TABLE,
-    Pending, Place, Schema, Setting, Slot, StatusRow, Stored, TableName, TokenForm, TokenRow,
-    exactly_one, no_such_user, several_users,
+    AUDIT_TABLE, Account, AccountId, AuditEntry, AuditRow, Ident, KEY_CHECK, KeyCheck, META_TABLE,
+    Mode, Options, PENDING_TABLE, Pending, Place, Schema, Setting, Slot, StatusRow, Stored,
+    TableName, TokenForm, TokenRow, exactly_one, no_such_user, several_users,
 };
 use crate::error::{Error, Result};
 
@@ -571,6 +571,32 @@ impl Db {
     }
 }
 
+/// Whether the audit table has its `reason` column (an audit table made
+/// by an older mex2fa has not, until the next write adds it).
+fn has_reason(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        &format!(
+            "SELECT count(*) > 0 FROM pragma_table_info('{AUDIT_TABLE}') WHERE name = 'reason' COLLATE NOCASE"
+        ),
+        [],
+        |r| r.get(0),
+    )
+}
+
+fn find_key_check(conn: &Connection) -> rusqlite::Result<Option<KeyCheck>> {
+    conn.query_row(
+        &format!("SELECT value, updated_at FROM {META_TABLE} WHERE name = ?1"),
+        [KEY_CHECK],
+        |r| {
+            Ok(KeyCheck {
+                token: text_of(r.get_ref(0)?),
+                written_at: r.get(1)?,
+            })
+        },
+    )
+    .optional()
+}
+
 impl super::Store for Db {
     fn location(&self) -> String {
         self.path.display().to_string()
@@ -703,10 +729,15 @@ impl super::Store for Db {
         if !self.table_exists(AUDIT_TABLE)? {
             return Ok(Vec::new());
         }
+        let reason = if has_reason(&self.conn).map_err(|e| self.err(e))? {
+            "reason"
+        } else {
+            "NULL"
+        };
         let mut stmt = self
             .conn
             .prepare(&format!(
-                "SELECT at, os_user, action, account_id, username, detail FROM {AUDIT_TABLE}
+                "SELECT at, os_user, action, account_id, username, detail, {reason} FROM {AUDIT_TABLE}
                  WHERE (?1 IS NULL OR username = ?1) AND (?2 IS NULL OR at_unix >= ?2)
                  ORDER BY seq DESC LIMIT ?3"
             ))
@@ -728,9 +759,20 @@ impl super::Store for Db {
                 },
                 user: r.get(4).map_err(|e| self.err(e))?,
                 detail: r.get(5).map_err(|e| self.err(e))?,
+                reason: match r.get_ref(6).map_err(|e| self.err(e))? {
+                    ValueRef::Null => None,
+                    v => Some(text_of(v)),
+                },
             });
         }
         Ok(out)
+    }
+
+    fn key_check(&mut self) -> Result<Option<KeyCheck>> {
+        if !self.table_exists(META_TABLE)? {
+            return Ok(None);
+        }
+        find_key_check(&self.conn).map_err(|e| self.err(e))
     }
 
     fn transact(&mut self, work: &mut dyn FnMut(&mut dyn super::Tx) -> Result<()>) -> Result<()> {
@@ -755,10 +797,22 @@ impl super::Store for Db {
                  action TEXT NOT NULL,
                  account_id,
                  username TEXT,
-                 detail TEXT NOT NULL
+                 detail TEXT NOT NULL,
+                 reason TEXT
+             );
+             CREATE TABLE IF NOT EXISTS {META_TABLE} (
+                 name TEXT PRIMARY KEY,
+                 value TEXT NOT NULL,
+                 updated_at INTEGER NOT NULL
              );"
         ))
         .map_err(err)?;
+        // An audit table made by an older mex2fa: the column is added in
+        // this same transaction (SQLite's DDL rolls back with it).
+        if !has_reason(&tx).map_err(err)? {
+            tx.execute_batch(&format!("ALTER TABLE {AUDIT_TABLE} ADD COLUMN reason TEXT"))
+                .map_err(err)?;
+        }
         let mut wrapped = Tx {
             tx,
             schema: &self.schema,
@@ -1099,8 +1153,8 @@ impl super::Tx for Tx<'_> {
         };
         self.tx
             .prepare_cached(&format!(
-                "INSERT INTO {AUDIT_TABLE} (at, at_unix, os_user, action, account_id, username, detail)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                "INSERT INTO {AUDIT_TABLE} (at, at_unix, os_user, action, account_id, username, detail, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
             ))
             .and_then(|mut s| {
                 s.execute(params![
@@ -1110,9 +1164,26 @@ impl super::Tx for Tx<'_> {
                     entry.action,
                     id,
                     user,
-                    entry.detail
+                    entry.detail,
+                    entry.reason
                 ])
             })
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    fn key_check(&mut self) -> Result<Option<KeyCheck>> {
+        find_key_check(&self.tx).map_err(|e| self.err(e))
+    }
+
+    fn set_key_check(&mut self, token: &str, written_at: i64) -> Result<()> {
+        self.tx
+            .execute(
+                &format!(
+                    "INSERT OR REPLACE INTO {META_TABLE} (name, value, updated_at) VALUES (?1, ?2, ?3)"
+                ),
+                params![KEY_CHECK, token, written_at],
+            )
             .map(drop)
             .map_err(|e| self.err(e))
     }
