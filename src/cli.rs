@@ -338,8 +338,7 @@ pub enum OnConflict {
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
-  mex2fa keygen --out bundle.key
-  mex2fa export --out users.bundle --bundle-key-file bundle.key
+  mex2fa export --out users.bundle --bundle-key-file bundle.key   (mex2fa keygen --out bundle.key)
   mex2fa export alice bob --pending --out two.bundle --bundle-key-file bundle.key
   mex2fa export --format png --plaintext --out qr/   one QR image a user, to re-enroll phones")]
 pub struct Export {
