@@ -729,7 +729,7 @@ pub fn from_otpauth(text: &str, shown: &str) -> Result<(Vec<Record>, Vec<String>
 /// pending enrollment); a name already taken (case-insensitively, for
 /// file systems that fold case) gets `~2`, `~3`, ….
 pub fn image_names<'a>(records: impl IntoIterator<Item = (&'a str, State)>) -> Vec<String> {
-    let mut taken: Vec<String> = Vec::new();
+    let mut taken = std::collections::HashSet::new();
     let mut names = Vec::new();
     for (user, state) in records {
         let mut stem: String = user
@@ -759,7 +759,7 @@ pub fn image_names<'a>(records: impl IntoIterator<Item = (&'a str, State)>) -> V
             name = format!("{stem}~{n}{ext}");
             n += 1;
         }
-        taken.push(name.to_ascii_lowercase());
+        taken.insert(name.to_ascii_lowercase());
         names.push(name);
     }
     names

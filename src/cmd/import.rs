@@ -8,6 +8,7 @@
 //! import replaces it (an enabled record removes it, as `confirm` does; a
 //! pending record takes its place, as `enroll` does).
 
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 
@@ -16,7 +17,7 @@ use zeroize::Zeroizing;
 use super::Run;
 use crate::cli::{Import, ImportFormat, OnConflict};
 use crate::config::{Config, read_key_file_as};
-use crate::db::{Account, AuditEntry};
+use crate::db::{Account, AccountId, AuditEntry};
 use crate::error::{Error, Exit, Result};
 use crate::transfer::{self, Form, Record, State};
 use crate::{clock, note, ui};
@@ -60,7 +61,16 @@ struct Step {
 /// not; exit 5 when the disk fails).
 fn read_input(path: &Path) -> Result<Zeroizing<String>> {
     let shown = path.display();
-    let mut file = std::fs::File::open(path).map_err(|e| match e.kind() {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        // A FIFO would block the open until a writer came: opened without
+        // waiting, it is refused below like any other special file.
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let mut file = opts.open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::usage(format!("{shown} not found; check the path")),
         kind if crate::files::is_path_problem(kind) => {
             Error::usage(format!("cannot read {shown}: {e}"))
@@ -173,11 +183,9 @@ impl Run for Import {
                 "{shown} holds no users; nothing was written"
             )));
         }
-        for (i, r) in records.iter().enumerate() {
-            if let Some(first) = records[..i]
-                .iter()
-                .find(|o| o.user == r.user && o.state == r.state)
-            {
+        let mut first_at: HashMap<(&str, State), &Record> = HashMap::new();
+        for r in &records {
+            if let Some(first) = first_at.insert((r.user.as_str(), r.state), r) {
                 return Err(Error::usage(format!(
                     "{}: '{}' ({}) is there twice, also at {}; nothing was written",
                     r.place,
@@ -208,10 +216,10 @@ impl Run for Import {
             .collect();
         let conflict_error = (!conflicts.is_empty()).then(|| {
             let mut names: Vec<String> = Vec::new();
+            let mut named = HashSet::new();
             for s in &conflicts {
-                let n = format!("'{}'", ui::escape(&s.account.user));
-                if !names.contains(&n) {
-                    names.push(n);
+                if named.insert(&s.account.id) {
+                    names.push(format!("'{}'", ui::escape(&s.account.user)));
                 }
             }
             Error::state(format!(
@@ -247,7 +255,12 @@ impl Run for Import {
             .collect();
         let os_user = cfg.os_user();
         db.write(|tx| {
-            let mut seen: Vec<&crate::db::AccountId> = Vec::new();
+            let mut seen: HashSet<&AccountId> = HashSet::new();
+            let with_pending: HashSet<&AccountId> = steps
+                .iter()
+                .filter(|o| o.record.state == State::Pending)
+                .map(|o| &o.account.id)
+                .collect();
             for (step, token) in steps.iter().zip(&tokens) {
                 if step.action == Action::Skip {
                     continue;
@@ -255,8 +268,7 @@ impl Run for Import {
                 let account = tx.account(&step.account.user)?;
                 // Read again inside the transaction: what was planned must
                 // still hold (the second record of a user sees the first's write).
-                let first = !seen.contains(&&step.account.id);
-                seen.push(&step.account.id);
+                let first = seen.insert(&step.account.id);
                 if account.id != step.account.id
                     || (first && account.enabled != step.account.enabled)
                 {
@@ -267,9 +279,7 @@ impl Run for Import {
                 }
                 // A pending enrollment the file does not replace is removed
                 // with an enabled record, as confirm removes it.
-                let file_has_pending = steps.iter().any(|o| {
-                    o.account.id == step.account.id && o.record.state == State::Pending
-                });
+                let file_has_pending = with_pending.contains(&step.account.id);
                 let detail = match step.action {
                     Action::Enable | Action::Replace => {
                         tx.enable(&account.id, token)?;
@@ -324,15 +334,14 @@ impl Import {
     /// happens to it.
     fn plan(&self, db: &mut dyn crate::db::Store, records: Vec<Record>) -> Result<Vec<Step>> {
         let mut steps: Vec<Step> = Vec::with_capacity(records.len());
+        // Which record of the file each account already has, by state.
+        let mut taken: HashMap<(AccountId, State), usize> = HashMap::new();
         for record in records {
             let account = db.account(&record.user).map_err(|e| at(&record.place, e))?;
             // Two names of the file may be one account (a case-insensitive
             // collation: ALICE and alice).
-            if let Some(o) = steps.iter().find(|o| {
-                o.account.id == account.id
-                    && o.record.state == record.state
-                    && o.record.user != record.user
-            }) {
+            if let Some(&i) = taken.get(&(account.id.clone(), record.state)) {
+                let o = &steps[i];
                 return Err(Error::state(format!(
                     "{}: '{}' and '{}' ({}) are the same account here (id {}); nothing was written",
                     record.place,
@@ -349,6 +358,7 @@ impl Import {
                 (State::Enabled, false, _) => Action::Enable,
                 (State::Pending, _, _) => Action::Enroll,
             };
+            taken.insert((account.id.clone(), record.state), steps.len());
             steps.push(Step {
                 record,
                 account,
