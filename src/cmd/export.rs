@@ -265,9 +265,12 @@ impl Export {
             }
             ui::json(&doc);
         } else if !cfg.quiet {
+            // A user with 2FA enabled and a re-enrollment pending has two records.
+            let users: std::collections::HashSet<&str> =
+                records.iter().map(|r| r.user.as_str()).collect();
             ui::out(&format!(
                 "exported {} ({} enabled, {pending} pending) to {}\n",
-                ui::count(records.len() as u64, "user"),
+                ui::count(users.len() as u64, "user"),
                 records.len() - pending,
                 ui::escape(&path)
             ));
