@@ -74,6 +74,14 @@ fn enroll(db: &Db, user: &str) -> String {
     doc["secret"].as_str().expect("secret").to_string()
 }
 
+/// Secrets go only into the files asked for, never to stdout or stderr.
+fn no_secret_shown(out: &Output, secrets: &[&str]) {
+    let shown = format!("{}{}", stdout(out), stderr(out));
+    for s in secrets {
+        assert!(!shown.contains(s), "a secret was printed: {shown}");
+    }
+}
+
 fn login(db: &Db, key: &str, user: &str, secret: &str) {
     db.app_login(key, user, secret)
         .unwrap_or_else(|e| panic!("the app does not log '{user}' in: {e}"));
@@ -197,6 +205,7 @@ fn every_readable_form_round_trips_and_the_app_logs_in() {
                 .arg("--out")
                 .arg(&file));
             assert_ok(&out);
+            no_secret_shown(&out, &[&alice, &other]);
             assert_eq!(mode(&file), 0o600);
             let text = std::fs::read_to_string(&file).unwrap();
             match format {
@@ -246,6 +255,7 @@ fn every_readable_form_round_trips_and_the_app_logs_in() {
                 format!("2FA enabled for 'alice'\n2FA enabled for '{odd}'\n"),
                 "{format}"
             );
+            no_secret_shown(&out, &[&alice, &other]);
             login(&dst, KEY2, "alice", &alice);
             login(&dst, KEY2, odd, &other);
         }
@@ -722,5 +732,16 @@ fn undecryptable_secrets_are_named_and_skipped() {
         );
         assert_eq!(doc["exit"], 4);
         assert_eq!(doc["count"], 1);
+        let _ = std::fs::remove_file(&out_file);
+        // Named users only: bob's secret is not needed, so nothing fails.
+        let out = export(&["alice"]);
+        assert_ok(&out);
+        assert_eq!(
+            stdout(&out),
+            format!(
+                "exported 1 user (1 enabled, 0 pending) to {}\n",
+                out_file.display()
+            )
+        );
     });
 }
