@@ -168,6 +168,8 @@ pub enum Command {
     Confirm(Confirm),
     Verify(Verify),
     Disable(Disable),
+    Export(Export),
+    Import(Import),
     RotateKey(RotateKey),
     Restore(Restore),
     Status(Status),
@@ -303,6 +305,134 @@ pub struct Disable {
     /// Do not ask for confirmation (required when there is no terminal)
     #[arg(short, long)]
     pub yes: bool,
+
+    #[command(flatten)]
+    pub reason: Reason,
+}
+
+/// The form of an export file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// One Fernet token under --bundle-key-file: no readable secret inside
+    Bundle,
+    /// One otpauth:// URI a line, as pyotp writes them (needs --plaintext)
+    Otpauth,
+    /// user,state,secret with a header line (needs --plaintext)
+    Csv,
+    /// An array of {"user", "state", "secret", "otpauth_uri"} (needs --plaintext)
+    Json,
+    /// One QR image a user in the new directory --out (needs --plaintext)
+    Png,
+}
+
+/// The form of a file to import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportFormat {
+    Bundle,
+    Otpauth,
+    Csv,
+    Json,
+}
+
+/// What `import` does for a user who already has 2FA enabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnConflict {
+    /// Write nothing at all, naming every such user
+    Fail,
+    /// Leave such users as they are; import the others
+    Skip,
+    /// Replace their secret with the file's
+    Replace,
+}
+
+/// Write users' 2FA secrets to a new file, to move them to another database
+///
+/// By default every user with 2FA enabled goes into a sealed bundle: one
+/// Fernet token under a key of its own (--bundle-key-file, made with
+/// `mex2fa keygen --out`), so a copy in transit holds no readable secret.
+/// Readable forms (otpauth, csv, json, png) need --plaintext. The file is
+/// created 0600 (a directory 0700 for png) and never overwrites anything. A
+/// secret that does not decrypt is named and skipped; the command then exits
+/// 4 and leaves no file behind, unless --skip-undecryptable.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa export --out users.bundle --bundle-key-file bundle.key   (mex2fa keygen --out bundle.key)
+  mex2fa export alice bob --pending --out two.bundle --bundle-key-file bundle.key
+  mex2fa export --format png --plaintext --out qr/   one QR image a user, to re-enroll phones")]
+pub struct Export {
+    /// Only these users (default: every user with 2FA enabled)
+    #[arg(add = ArgValueCandidates::new(|| users(Offer::Disableable)))]
+    pub users: Vec<String>,
+
+    /// The new file (a new directory for --format png)
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+
+    /// The form of the file
+    #[arg(long, value_enum, default_value = "bundle", value_name = "FORMAT")]
+    pub format: ExportFormat,
+
+    /// The Fernet key that seals the bundle (make one with `mex2fa keygen --out`)
+    #[arg(long, value_name = "PATH")]
+    pub bundle_key_file: Option<PathBuf>,
+
+    /// Allow a readable format: the file holds every secret in the clear
+    #[arg(long)]
+    pub plaintext: bool,
+
+    /// Also export enrollments still pending (not expired)
+    #[arg(long)]
+    pub pending: bool,
+
+    /// Write the other users when a secret does not decrypt (still exit 4)
+    #[arg(long)]
+    pub skip_undecryptable: bool,
+}
+
+/// Give users the 2FA secrets of an export file, in one transaction
+///
+/// Reads a bundle (with --bundle-key-file), otpauth URIs (one a line), the
+/// CSV or the JSON that `export` writes; the form is recognized unless
+/// --format names it. Users are matched by name and must all exist. Enabled
+/// records become enabled 2FA, pending ones pending enrollments (expiring
+/// after --ttl). A user who already has 2FA enabled is a conflict: by default
+/// nothing is written. A pending enrollment in the way is replaced.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mex2fa import users.bundle --bundle-key-file bundle.key --dry-run
+  mex2fa import users.bundle --bundle-key-file bundle.key
+  mex2fa import authenticator.txt --on-conflict skip   otpauth:// URIs, one a line")]
+pub struct Import {
+    /// The export file
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+
+    /// The form of the file (default: recognized from its content)
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<ImportFormat>,
+
+    /// The Fernet key the bundle was sealed with
+    #[arg(long, value_name = "PATH")]
+    pub bundle_key_file: Option<PathBuf>,
+
+    /// What to do for a user who already has 2FA enabled
+    #[arg(long, value_enum, default_value = "fail", value_name = "POLICY")]
+    pub on_conflict: OnConflict,
+
+    /// Print what would change, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// How long an imported pending enrollment stays pending (e.g. 900, 15m, 1h)
+    #[arg(
+        long,
+        env = "MEX2FA_PENDING_TTL",
+        default_value = "15m",
+        value_name = "DURATION"
+    )]
+    pub ttl: String,
 
     #[command(flatten)]
     pub reason: Reason,

@@ -606,6 +606,12 @@ fn run_key_command(command: &str) -> Result<MasterKey> {
 /// file of at most [`KEY_FILE_LIMIT`] bytes is read: a device (`/dev/zero`)
 /// or a pipe could feed an endless key, or none.
 pub fn read_key_file(path: &Path, flag: &str) -> Result<MasterKey> {
+    read_key_file_as(path, flag, "master key")
+}
+
+/// [`read_key_file`] for a key of another kind (`noun`: "bundle key"), as
+/// a malformed one is named.
+pub fn read_key_file_as(path: &Path, flag: &str, noun: &str) -> Result<MasterKey> {
     use std::io::Read;
 
     let shown = path.display();
@@ -660,5 +666,6 @@ pub fn read_key_file(path: &Path, flag: &str) -> Result<MasterKey> {
             "the key file {shown} is not text; a Fernet key is 44 base64 characters"
         ))
     })?;
-    parse_key(text, &format!("{shown}"))
+    MasterKey::parse(text)
+        .map_err(|p| Error::key(format!("the {noun} from {shown} is malformed: {p}")))
 }

@@ -20,6 +20,7 @@ pub mod files;
 pub mod qr;
 pub mod spool;
 pub mod totp;
+pub mod transfer;
 pub mod ui;
 
 use std::ffi::OsString;

@@ -6,6 +6,8 @@ mod demo;
 mod disable;
 mod doctor;
 mod enroll;
+mod export;
+mod import;
 pub(crate) mod keycheck;
 mod keygen;
 mod log;
@@ -37,6 +39,8 @@ impl Run for Command {
             Command::Confirm(c) => c.run(cfg),
             Command::Verify(c) => c.run(cfg),
             Command::Disable(c) => c.run(cfg),
+            Command::Export(c) => c.run(cfg),
+            Command::Import(c) => c.run(cfg),
             Command::RotateKey(c) => c.run(cfg),
             Command::Restore(c) => c.run(cfg),
             Command::Status(c) => c.run(cfg),

@@ -31,5 +31,6 @@ mod readme;
 mod rotate;
 mod terminal;
 mod tools;
+mod transfer;
 mod ux;
 mod vectors;

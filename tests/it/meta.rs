@@ -128,9 +128,19 @@ fn a_wrong_key_is_named_before_any_account_has_2fa() {
         assert_eq!(check_key(db), Some(KEY), "the check value is under KEY");
         assert!(db.accounts().iter().all(|(_, on, s)| !on && s.is_none()));
 
+        // An import under the wrong key would leave every imported user
+        // with a secret the app cannot read.
+        let uris = db.path("alice.uris");
+        std::fs::write(
+            &uris,
+            "otpauth://totp/MeXanimatoR:alice?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=MeXanimatoR\n",
+        )
+        .unwrap();
+        let uris = uris.display().to_string();
         for args in [
             vec!["enroll", "alice", "--no-qr"],
             vec!["enroll", "alice", "--no-qr", "--code", "123456"],
+            vec!["import", &uris],
         ] {
             let line = refused(db, db.cmd().env("TWOFA_MASTER_KEY", KEY2).args(&args), 4);
             assert!(
@@ -369,6 +379,13 @@ fn reasons_are_recorded_required_and_shown_escaped() {
         // Required: every changing command, before anything is written.
         let new = key_file(db, "new.key", KEY2);
         let backup = db.path("none.bak").display().to_string();
+        let uris = db.path("carol.uris");
+        std::fs::write(
+            &uris,
+            "otpauth://totp/MeXanimatoR:carol?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=MeXanimatoR\n",
+        )
+        .unwrap();
+        let uris = uris.display().to_string();
         for args in [
             vec!["enroll", "bob", "--no-qr"],
             vec!["confirm", "bob", "--code", "123456"],
@@ -376,6 +393,7 @@ fn reasons_are_recorded_required_and_shown_escaped() {
             vec!["rotate-key", "--new-key-file", &new, "--yes"],
             vec!["restore", "--backup", &backup, "--yes"],
             vec!["doctor", "--fix", "--yes"],
+            vec!["import", &uris],
         ] {
             let line = refused(
                 db,
@@ -413,6 +431,7 @@ fn reasons_are_recorded_required_and_shown_escaped() {
             vec!["status"],
             vec!["doctor"],
             vec!["rotate-key", "--new-key-file", &new, "--dry-run"],
+            vec!["import", &uris, "--dry-run"],
         ] {
             assert_ok(&run(db
                 .cmd()
@@ -426,6 +445,15 @@ fn reasons_are_recorded_required_and_shown_escaped() {
             .args(["enroll", "bob", "--no-qr", "--reason", &long])));
         let log = json(&run(db.cmd().args(["--json", "log", "bob"])));
         assert_eq!(log[0]["reason"], long.as_str());
+        assert_ok(&run(db.cmd().env("MEX2FA_REQUIRE_REASON", "1").args([
+            "import",
+            &uris,
+            "--reason",
+            "moved from the old host",
+        ])));
+        let log = json(&run(db.cmd().args(["--json", "log", "carol"])));
+        assert_eq!(log[0]["action"], "import");
+        assert_eq!(log[0]["reason"], "moved from the old host");
     });
 }
 
