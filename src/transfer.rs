@@ -9,7 +9,6 @@
 //! anything else is refused by name. No error message carries a secret.
 
 use std::fmt;
-use std::io::Write;
 
 use base64::Engine;
 use zeroize::Zeroizing;
@@ -141,26 +140,6 @@ fn user_name(text: &str, place: &str) -> Result<String> {
     Ok(text.to_string())
 }
 
-/// JSON written into a buffer sized up front and wiped when dropped (a
-/// growing buffer would leave copies of the secrets in freed memory).
-fn secret_json(doc: &serde_json::Value) -> Zeroizing<Vec<u8>> {
-    struct Count(usize);
-    impl Write for Count {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0 += b.len();
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut size = Count(0);
-    serde_json::to_writer(&mut size, doc).expect("JSON is written to memory");
-    let mut raw = Zeroizing::new(Vec::with_capacity(size.0));
-    serde_json::to_writer(&mut *raw, doc).expect("JSON is written to memory");
-    raw
-}
-
 fn record_json(r: &Record) -> serde_json::Value {
     serde_json::json!({
         "user": r.user,
@@ -188,7 +167,7 @@ pub fn seal(
         "exported_at": exported_at,
         "users": records.iter().map(record_json).collect::<Vec<_>>(),
     });
-    let plain = secret_json(&doc);
+    let plain = crate::ui::secret_json_bytes(&doc);
     ui::scrub(&mut doc);
     let token = key.encrypt(&plain);
     let mut out = Zeroizing::new(Vec::with_capacity(token.len() + 1));
@@ -343,7 +322,7 @@ pub fn to_json(records: &[Record], issuer: &str) -> Zeroizing<Vec<u8>> {
             v
         })
         .collect();
-    let parts: Vec<Zeroizing<Vec<u8>>> = docs.iter().map(secret_json).collect();
+    let parts: Vec<Zeroizing<Vec<u8>>> = docs.iter().map(crate::ui::secret_json_bytes).collect();
     out.reserve_exact(parts.iter().map(|p| p.len() + 2).sum::<usize>() + 4);
     out.push(b'[');
     for (i, p) in parts.iter().enumerate() {

@@ -428,8 +428,9 @@ pub fn json_secret(mut doc: serde_json::Value) {
     scrub(&mut doc);
 }
 
-/// What [`json_secret`] prints: the same text as [`json`], newline included.
-fn render_secret(doc: &serde_json::Value) -> Zeroizing<String> {
+/// JSON written into a buffer sized up front and wiped when dropped (a
+/// growing buffer would leave copies of the secrets in freed memory).
+pub fn secret_json_bytes(doc: &serde_json::Value) -> Zeroizing<Vec<u8>> {
     struct Count(usize);
     impl Write for Count {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
@@ -444,6 +445,12 @@ fn render_secret(doc: &serde_json::Value) -> Zeroizing<String> {
     serde_json::to_writer(&mut size, doc).expect("JSON is written to memory");
     let mut raw = Zeroizing::new(Vec::with_capacity(size.0));
     serde_json::to_writer(&mut *raw, doc).expect("JSON is written to memory");
+    raw
+}
+
+/// What [`json_secret`] prints: the same text as [`json`], newline included.
+fn render_secret(doc: &serde_json::Value) -> Zeroizing<String> {
+    let raw = secret_json_bytes(doc);
     let text = std::str::from_utf8(&raw).expect("serde_json writes UTF-8");
     let mut shown = Zeroizing::new(String::with_capacity(text.len() * 6 + 1));
     for c in text.chars() {

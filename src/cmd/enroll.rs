@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::confirm::{Context, Outcome, confirm_pending, report_enabled};
-use super::{Run, drift_hint, keycheck, parse_code, reason};
+use super::{Run, drift_hint, keycheck, parse_code, parse_ttl, reason};
 use crate::cli::Enroll;
 use crate::config::Config;
 use crate::db::AuditEntry;
@@ -19,18 +19,7 @@ const ATTEMPTS: usize = 3;
 impl Run for Enroll {
     fn run(&self, cfg: &Config) -> Result<()> {
         // Everything that can be refused is refused before the database changes.
-        // A TTL past the end of i64 time would wrap into an already-expired enrollment.
-        let ttl = clock::parse_duration(&self.ttl)
-            .filter(|&t| t > 0)
-            .filter(|&t| {
-                i64::try_from(t).is_ok_and(|t| (clock::now() as i64).checked_add(t).is_some())
-            })
-            .ok_or_else(|| {
-                Error::usage(format!(
-                    "--ttl '{}' is not a usable duration; use seconds or a number with s, m, h or d (e.g. 15m)",
-                    ui::escape(&self.ttl)
-                ))
-            })?;
+        let ttl = parse_ttl(&self.ttl)?;
         let code = self.code.as_deref().map(parse_code).transpose()?;
         let why = reason(cfg, &self.reason)?;
         let mut db = cfg.open_write()?;

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use super::{Run, keycheck, reason};
+use super::{Run, keycheck, parse_ttl, reason};
 use crate::cli::{Import, ImportFormat, OnConflict};
 use crate::config::{Config, read_key_file_as};
 use crate::db::{Account, AccountId, AuditEntry};
@@ -127,17 +127,7 @@ impl From<ImportFormat> for Form {
 
 impl Run for Import {
     fn run(&self, cfg: &Config) -> Result<()> {
-        let ttl = clock::parse_duration(&self.ttl)
-            .filter(|&t| t > 0)
-            .filter(|&t| {
-                i64::try_from(t).is_ok_and(|t| (clock::now() as i64).checked_add(t).is_some())
-            })
-            .ok_or_else(|| {
-                Error::usage(format!(
-                    "--ttl '{}' is not a usable duration; use seconds or a number with s, m, h or d (e.g. 15m)",
-                    ui::escape(&self.ttl)
-                ))
-            })?;
+        let ttl = parse_ttl(&self.ttl)?;
         let shown = self.path.display().to_string();
         let text = read_input(&self.path)?;
         let form = match self.format {

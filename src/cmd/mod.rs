@@ -165,6 +165,23 @@ pub(crate) fn reason(cfg: &Config, given: &Reason) -> Result<Option<String>> {
     }
 }
 
+/// The seconds of a `--ttl` value (exit 2 when malformed). A TTL past the
+/// end of i64 time would wrap into an already-expired enrollment.
+fn parse_ttl(ttl: &str) -> Result<u64> {
+    crate::clock::parse_duration(ttl)
+        .filter(|&t| t > 0)
+        .filter(|&t| {
+            i64::try_from(t)
+                .is_ok_and(|t| (crate::clock::now() as i64).checked_add(t).is_some())
+        })
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "--ttl '{}' is not a usable duration; use seconds or a number with s, m, h or d (e.g. 15m)",
+                ui::escape(ttl)
+            ))
+        })
+}
+
 /// Parses a `--code` value given on the command line (exit 2 when malformed).
 fn parse_code(code: &str) -> Result<Code> {
     Code::parse(code).map_err(Error::Usage)

@@ -7,27 +7,12 @@
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::util::backend::{BACKENDS, Backend, Db, Shape};
+use crate::util::backend::{Backend, Db, Shape, each_backend, run};
 use crate::util::*;
 
 /// Runs `case` on a fresh database of every backend, naming the backend on failure.
 fn each(shape: Shape, case: impl Fn(&Db)) {
-    for backend in BACKENDS {
-        let db = Db::new(backend, shape);
-        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| case(&db)));
-        if let Err(e) = run {
-            let msg = e
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            panic!("on {backend:?} with {shape:?}: {msg}");
-        }
-    }
-}
-
-fn run(c: &mut assert_cmd::Command) -> Output {
-    c.output().expect("run mex2fa")
+    each_backend(&format!(" with {shape:?}"), |b| case(&Db::new(b, shape)));
 }
 
 fn json(out: &Output) -> serde_json::Value {

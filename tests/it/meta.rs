@@ -8,7 +8,7 @@
 
 use std::process::Output;
 
-use crate::util::backend::{BACKENDS, Backend, Db, Shape};
+use crate::util::backend::{Backend, Db, Shape, each_backend, run};
 use crate::util::*;
 
 /// The plaintext of a check value, as the README gives it.
@@ -16,22 +16,7 @@ const MARKER: &str = "mex2fa key check v1";
 
 /// Runs `case` on a fresh database of every backend, naming the backend on failure.
 fn each(case: impl Fn(&Db)) {
-    for backend in BACKENDS {
-        let db = Db::new(backend, Shape::APP);
-        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| case(&db)));
-        if let Err(e) = run {
-            let msg = e
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            panic!("on {backend:?}: {msg}");
-        }
-    }
-}
-
-fn run(c: &mut assert_cmd::Command) -> Output {
-    c.output().expect("run mex2fa")
+    each_backend("", |b| case(&Db::new(b, Shape::APP)));
 }
 
 fn json(out: &Output) -> serde_json::Value {

@@ -9,27 +9,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::util::backend::{BACKENDS, Backend, Db, Shape};
+use crate::util::backend::{Backend, Db, Shape, each_backend, run};
 use crate::util::*;
-
-/// Runs `case` on every backend, naming the backend on failure.
-fn each(case: impl Fn(Backend)) {
-    for backend in BACKENDS {
-        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| case(backend)));
-        if let Err(e) = run {
-            let msg = e
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            panic!("on {backend:?}: {msg}");
-        }
-    }
-}
-
-fn run(c: &mut assert_cmd::Command) -> Output {
-    c.output().expect("run mex2fa")
-}
 
 /// A failure: exit `code`, one line on stderr, nothing on stdout, the
 /// database unchanged. The line.
@@ -191,7 +172,7 @@ fn a_bundle_moves_users_from_sqlite_to_postgresql_to_mariadb() {
 #[test]
 fn every_readable_form_round_trips_and_the_app_logs_in() {
     let odd = "o'hara, \"jr\" ü/x";
-    each(|backend| {
+    each_backend("", |backend| {
         let src = Db::new(backend, Shape::APP);
         src.add_user(odd);
         let (alice, other) = (secret_for(311), secret_for(312));
@@ -264,7 +245,7 @@ fn every_readable_form_round_trips_and_the_app_logs_in() {
 
 #[test]
 fn qr_images_hold_the_uri_the_app_would_draw() {
-    each(|backend| {
+    each_backend("", |backend| {
         let db = Db::new(backend, Shape::APP);
         for u in ["a/b", ".hidden"] {
             db.add_user(u);
@@ -327,7 +308,7 @@ fn qr_images_hold_the_uri_the_app_would_draw() {
 
 #[test]
 fn a_tampered_truncated_or_wrongly_keyed_bundle_writes_nothing() {
-    each(|backend| {
+    each_backend("", |backend| {
         let src = Db::new(backend, Shape::APP);
         src.app_store(KEY, "alice", &secret_for(331));
         let dir = src.dir.path();
@@ -383,7 +364,7 @@ fn a_tampered_truncated_or_wrongly_keyed_bundle_writes_nothing() {
 #[test]
 fn uris_that_ask_for_what_the_app_cannot_do_are_refused_by_name() {
     let s = secret_for(341);
-    each(|backend| {
+    each_backend("", |backend| {
         let db = Db::new(backend, Shape::APP);
         let file = db.path("uris.txt");
         for (bad, says) in [
@@ -449,7 +430,7 @@ fn conflicts_under_each_policy() {
         secret_for(353),
         secret_for(354),
     );
-    each(|backend| {
+    each_backend("", |backend| {
         let file_db = Db::new(backend, Shape::APP);
         let file = file_db.path("users.csv");
         std::fs::write(&file, format!("user,state,secret\nalice,enabled,{new_alice}\nbob,enabled,{new_bob}\ncarol,enabled,{carol}\n")).unwrap();
@@ -546,7 +527,7 @@ fn conflicts_under_each_policy() {
 #[test]
 fn malformed_input_is_one_line_and_changes_nothing() {
     let s = secret_for(361);
-    each(|backend| {
+    each_backend("", |backend| {
         let db = Db::new(backend, Shape::APP);
         let file = db.path("in.csv");
         let cases: Vec<(String, i32, &str)> = vec![
@@ -614,7 +595,7 @@ fn malformed_input_is_one_line_and_changes_nothing() {
 
 #[test]
 fn export_refuses_before_it_writes_anything() {
-    each(|backend| {
+    each_backend("", |backend| {
         let db = Db::new(backend, Shape::APP);
         db.app_store(KEY, "alice", &secret_for(371));
         let dir = db.dir.path();
@@ -679,7 +660,7 @@ fn export_refuses_before_it_writes_anything() {
 #[test]
 fn undecryptable_secrets_are_named_and_skipped() {
     let (alice, bob) = (secret_for(381), secret_for(382));
-    each(|backend| {
+    each_backend("", |backend| {
         let db = Db::new(backend, Shape::APP);
         db.app_store(KEY, "alice", &alice);
         // Under another key: a straggler the master key cannot open.

@@ -25,6 +25,27 @@ pub enum Backend {
 /// Every backend, for a table of cases run on each.
 pub const BACKENDS: [Backend; 3] = [Backend::Sqlite, Backend::Postgres, Backend::Mariadb];
 
+/// Runs `case` on every backend in turn; a failure names the backend (and
+/// `what`, when not empty) before the case's own message.
+pub fn each_backend(what: &str, case: impl Fn(Backend)) {
+    for backend in BACKENDS {
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| case(backend)));
+        if let Err(e) = run {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            panic!("on {backend:?}{what}: {msg}");
+        }
+    }
+}
+
+/// Runs a prepared command to its end.
+pub fn run(c: &mut Command) -> std::process::Output {
+    c.output().expect("run mex2fa")
+}
+
 /// How the app's table is declared.
 #[derive(Debug, Clone, Copy)]
 pub struct Shape {
