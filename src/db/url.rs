@@ -7,6 +7,60 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 
+/// The TLS modes, with libpq's `sslmode` meanings (PostgreSQL's
+/// documentation, "SSL Mode Descriptions"); MariaDB and MySQL clients call
+/// the setting `--ssl-mode` and spell some modes otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    /// Plain TCP.
+    Disable,
+    /// TLS when the server offers it, unverified; else plain (the default of
+    /// libpq and of MySQL's client, `PREFERRED`).
+    Prefer,
+    /// TLS, the certificate not verified.
+    Require,
+    /// TLS, the certificate chain verified, not the host name.
+    VerifyCa,
+    /// TLS, the chain and the host name verified.
+    VerifyFull,
+}
+
+impl SslMode {
+    /// libpq's words, as libpq reads them.
+    pub fn from_libpq(text: &str) -> Option<SslMode> {
+        Some(match text {
+            "disable" => SslMode::Disable,
+            "allow" | "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            _ => return None,
+        })
+    }
+
+    /// libpq's words, and MySQL's client's upper-case ones (`DISABLED`,
+    /// `PREFERRED`, `REQUIRED`, `VERIFY_CA`, `VERIFY_IDENTITY`).
+    pub fn from_mysql(text: &str) -> Option<SslMode> {
+        Some(match text.to_ascii_lowercase().replace('_', "-").as_str() {
+            "disabled" => SslMode::Disable,
+            "preferred" => SslMode::Prefer,
+            "required" => SslMode::Require,
+            "verify-identity" => SslMode::VerifyFull,
+            other => return SslMode::from_libpq(other),
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
 /// A URL taken apart.
 pub(crate) struct Url {
     pub user: Option<String>,

@@ -11,49 +11,8 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use crate::db::url;
+pub use crate::db::url::SslMode;
 use crate::error::{Error, Result};
-
-/// The TLS modes, with libpq's `sslmode` meanings (MariaDB and MySQL
-/// clients spell them `--ssl-mode`; both spellings are read).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SslMode {
-    /// Plain TCP.
-    Disable,
-    /// TLS when the server offers it, unverified; else plain (the default,
-    /// as MySQL's client's `PREFERRED`).
-    Prefer,
-    /// TLS, the certificate not verified.
-    Require,
-    /// TLS, the certificate chain verified, not the host name.
-    VerifyCa,
-    /// TLS, the chain and the host name verified.
-    VerifyFull,
-}
-
-impl SslMode {
-    /// libpq's words, and MySQL's client's upper-case ones
-    /// (`DISABLED`, `PREFERRED`, `REQUIRED`, `VERIFY_CA`, `VERIFY_IDENTITY`).
-    fn parse(text: &str) -> Option<SslMode> {
-        Some(match text.to_ascii_lowercase().replace('_', "-").as_str() {
-            "disable" | "disabled" => SslMode::Disable,
-            "allow" | "prefer" | "preferred" => SslMode::Prefer,
-            "require" | "required" => SslMode::Require,
-            "verify-ca" => SslMode::VerifyCa,
-            "verify-full" | "verify-identity" => SslMode::VerifyFull,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            SslMode::Disable => "disable",
-            SslMode::Prefer => "prefer",
-            SslMode::Require => "require",
-            SslMode::VerifyCa => "verify-ca",
-            SslMode::VerifyFull => "verify-full",
-        }
-    }
-}
 
 /// Where a MariaDB or MySQL server is and how to reach it.
 pub struct Location {
@@ -98,7 +57,7 @@ impl Location {
         for (k, v) in u.params {
             match k.replace('_', "-").as_str() {
                 "ssl-mode" | "sslmode" => {
-                    loc.sslmode = SslMode::parse(&v).ok_or_else(|| {
+                    loc.sslmode = SslMode::from_mysql(&v).ok_or_else(|| {
                         bad(format!(
                             "ssl-mode '{}' is not one of disable, prefer, require, verify-ca, verify-full",
                             crate::ui::escape(&v)

@@ -10,45 +10,8 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use crate::db::url;
+pub use crate::db::url::SslMode;
 use crate::error::{Error, Result};
-
-/// libpq's `sslmode` values, with their meanings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SslMode {
-    /// Plain TCP.
-    Disable,
-    /// TLS when the server offers it, unverified; else plain (libpq's default).
-    Prefer,
-    /// TLS, the certificate not verified.
-    Require,
-    /// TLS, the certificate chain verified, not the host name.
-    VerifyCa,
-    /// TLS, the chain and the host name verified.
-    VerifyFull,
-}
-
-impl SslMode {
-    fn parse(text: &str) -> Option<SslMode> {
-        Some(match text {
-            "disable" => SslMode::Disable,
-            "allow" | "prefer" => SslMode::Prefer,
-            "require" => SslMode::Require,
-            "verify-ca" => SslMode::VerifyCa,
-            "verify-full" => SslMode::VerifyFull,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            SslMode::Disable => "disable",
-            SslMode::Prefer => "prefer",
-            SslMode::Require => "require",
-            SslMode::VerifyCa => "verify-ca",
-            SslMode::VerifyFull => "verify-full",
-        }
-    }
-}
 
 /// Where a PostgreSQL server is and how to reach it.
 pub struct Location {
@@ -89,7 +52,7 @@ impl Location {
         for (k, v) in u.params {
             match k.as_str() {
                 "sslmode" => {
-                    loc.sslmode = SslMode::parse(&v).ok_or_else(|| {
+                    loc.sslmode = SslMode::from_libpq(&v).ok_or_else(|| {
                         bad(format!(
                             "sslmode '{}' is not one of disable, prefer, require, verify-ca, verify-full",
                             crate::ui::escape(&v)
