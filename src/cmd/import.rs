@@ -130,6 +130,11 @@ impl Run for Import {
         let ttl = parse_ttl(&self.ttl)?;
         let shown = self.path.display().to_string();
         let text = read_input(&self.path)?;
+        if text.trim().is_empty() {
+            return Err(Error::usage(format!(
+                "{shown} is empty; pass a file that mex2fa export (or another tool) wrote"
+            )));
+        }
         let form = match self.format {
             Some(f) => Form::from(f),
             None => Form::detect(&text).ok_or_else(|| {

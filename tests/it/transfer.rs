@@ -563,6 +563,7 @@ fn malformed_input_is_one_line_and_changes_nothing() {
             ),
             ("user,state,secret\n".to_string(), 2, "holds no users"),
             ("hello\n".to_string(), 2, "cannot tell what"),
+            (" \n\n".to_string(), 2, "in.csv is empty"),
             (
                 "[{\"user\": \"alice\", \"secret\": 5}]".to_string(),
                 2,
