@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use super::{Run, open_secret};
+use super::{Run, keycheck, open_secret};
 use crate::cli::{Export, ExportFormat};
 use crate::config::{Config, read_key_file_as};
 use crate::db::Account;
@@ -16,6 +16,9 @@ use crate::qr::Matrix;
 use crate::totp::provisioning_uri;
 use crate::transfer::{self, Record, State};
 use crate::{clock, files, note, ui};
+
+/// Undecryptable secrets named one by one before "and N more".
+const SHOWN: usize = 20;
 
 impl ExportFormat {
     fn name(self) -> &'static str {
@@ -82,6 +85,7 @@ impl Run for Export {
             .transpose()?;
         let mut db = cfg.open_read()?;
         let key = cfg.master_key()?;
+        keycheck::refuse_wrong(db.as_mut(), &key)?;
         if let Some(b) = &bundle_key
             && b.same_as(&key)
         {
@@ -160,11 +164,19 @@ impl Run for Export {
                     place: String::new(),
                 }),
                 Err(e @ Error::Key(_)) => {
-                    ui::message(&format!("mex2fa: {e}; not exported"));
+                    if skipped.len() < SHOWN {
+                        ui::message(&format!("mex2fa: {e}; not exported"));
+                    }
                     skipped.push((w.user, w.state));
                 }
                 Err(e) => return Err(e),
             }
+        }
+        if skipped.len() > SHOWN {
+            ui::message(&format!(
+                "mex2fa: and {} more secrets that do not decrypt; not exported (mex2fa doctor lists them all)",
+                skipped.len() - SHOWN
+            ));
         }
         if !skipped.is_empty() && !self.skip_undecryptable {
             return Err(Error::key(format!(

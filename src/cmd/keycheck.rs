@@ -161,6 +161,19 @@ pub fn guard(cfg: &Config, db: &mut dyn Store, key: &MasterKey) -> Result<bool> 
     }
 }
 
+/// Before a command that only reads secrets with `key`: refuses a key the
+/// check value shows to be wrong (exit 4) at once, rather than naming every
+/// secret that then fails to decrypt. Writes nothing and warns of nothing.
+pub fn refuse_wrong(db: &mut dyn Store, key: &MasterKey) -> Result<()> {
+    let check = db.key_check()?;
+    match judge(check.as_ref().map(|c| c.token.as_str()), &[key], || {
+        prove(db, &[key])
+    })? {
+        State::Wrong => Err(wrong_key("the master key given")),
+        State::Missing | State::Matches(_) | State::Stale => Ok(()),
+    }
+}
+
 /// Before a rotation: the check value must be under one of the old keys or
 /// the new one, unless a stored token proves one of them (then it is
 /// stale). The rotation rewrites it under the new key.

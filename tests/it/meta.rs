@@ -122,10 +122,13 @@ fn a_wrong_key_is_named_before_any_account_has_2fa() {
         )
         .unwrap();
         let uris = uris.display().to_string();
+        let out = db.path("out.csv").display().to_string();
         for args in [
             vec!["enroll", "alice", "--no-qr"],
             vec!["enroll", "alice", "--no-qr", "--code", "123456"],
             vec!["import", &uris],
+            // Read-only, but refused at once rather than user by user.
+            vec!["export", "--format", "csv", "--plaintext", "--out", &out],
         ] {
             let line = refused(db, db.cmd().env("TWOFA_MASTER_KEY", KEY2).args(&args), 4);
             assert!(
@@ -135,6 +138,10 @@ fn a_wrong_key_is_named_before_any_account_has_2fa() {
             );
             assert!(!line.contains(KEY2) && !line.contains(KEY), "{line}");
         }
+        assert!(
+            !std::path::Path::new(&out).exists(),
+            "an export was written"
+        );
         // A rotation whose old key is not the check value's is refused too.
         let new = key_file(db, "new.key", KEY3);
         let line = refused(

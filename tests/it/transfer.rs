@@ -725,5 +725,25 @@ fn undecryptable_secrets_are_named_and_skipped() {
                 out_file.display()
             )
         );
+        let _ = std::fs::remove_file(&out_file);
+        // Many: the first 20 named, then a count (a wrong key is refused
+        // at once instead, by the key check value; see meta.rs).
+        for i in 0..22 {
+            db.sql(&format!(
+                "INSERT INTO {t} (username, twofa_enabled, twofa_secret)
+                 SELECT 'extra{i}', twofa_enabled, twofa_secret FROM {t} WHERE username = 'bob'",
+                t = db.table()
+            ));
+        }
+        let out = export(&[]);
+        assert_code(&out, 4);
+        let err = stderr(&out);
+        assert_eq!(err.matches("does not decrypt").count(), 20, "{err}");
+        assert!(
+            err.contains("and 3 more secrets that do not decrypt"),
+            "{err}"
+        );
+        assert!(err.contains("23 secrets did not decrypt"), "{err}");
+        assert_eq!(entries(&dir), listed, "a file was left behind");
     });
 }
