@@ -60,20 +60,30 @@ impl Target {
 
     /// Whether the location itself carries a password (a URL's `user:password@`).
     pub fn has_inline_password(&self) -> bool {
-        match self {
-            Target::Sqlite(_) => false,
-            Target::Postgres(l) => l.has_inline_password(),
-            Target::Mysql(l) => l.has_inline_password(),
-        }
+        self.password().is_some_and(|p| p.is_inline())
     }
 
     /// Gives the connection a password from elsewhere (a file or a variable);
     /// one in the URL wins.
     pub fn set_password(&mut self, password: zeroize::Zeroizing<String>) {
+        if let Some(p) = self.password_mut() {
+            p.set(password);
+        }
+    }
+
+    fn password(&self) -> Option<&url::Password> {
         match self {
-            Target::Sqlite(_) => {}
-            Target::Postgres(l) => l.set_password(password),
-            Target::Mysql(l) => l.set_password(password),
+            Target::Sqlite(_) => None,
+            Target::Postgres(l) => Some(&l.password),
+            Target::Mysql(l) => Some(&l.password),
+        }
+    }
+
+    fn password_mut(&mut self) -> Option<&mut url::Password> {
+        match self {
+            Target::Sqlite(_) => None,
+            Target::Postgres(l) => Some(&mut l.password),
+            Target::Mysql(l) => Some(&mut l.password),
         }
     }
 }

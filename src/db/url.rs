@@ -61,11 +61,43 @@ impl SslMode {
     }
 }
 
+/// A server's password: one written in the URL (inline), which wins, or
+/// one given afterwards from a file or a variable. Wiped when dropped.
+#[derive(Default)]
+pub struct Password {
+    value: Option<Zeroizing<String>>,
+    inline: bool,
+}
+
+impl Password {
+    fn inline(value: Zeroizing<String>) -> Password {
+        Password {
+            value: Some(value),
+            inline: true,
+        }
+    }
+
+    pub fn is_inline(&self) -> bool {
+        self.inline
+    }
+
+    /// Takes a password from elsewhere, unless the URL holds one.
+    pub fn set(&mut self, value: Zeroizing<String>) {
+        if !self.inline {
+            self.value = Some(value);
+        }
+    }
+
+    pub fn get(&self) -> Option<&str> {
+        self.value.as_deref().map(String::as_str)
+    }
+}
+
 /// A URL taken apart.
 pub(crate) struct Url {
     pub user: Option<String>,
     /// A password written in the URL itself (or as a `password` parameter).
-    pub password: Option<Zeroizing<String>>,
+    pub password: Password,
     pub host: Option<String>,
     pub port: Option<u16>,
     pub dbname: Option<String>,
@@ -143,7 +175,7 @@ pub(crate) fn parse(url: &str, scheme: &str) -> Result<Url> {
     };
     let mut url = Url {
         user: None,
-        password: None,
+        password: Password::default(),
         host: None,
         port: None,
         dbname: None,
@@ -158,7 +190,7 @@ pub(crate) fn parse(url: &str, scheme: &str) -> Result<Url> {
             url.user = Some(decode(scheme, user, "user name")?);
         }
         if let Some(p) = password {
-            url.password = Some(Zeroizing::new(decode(scheme, p, "password")?));
+            url.password = Password::inline(Zeroizing::new(decode(scheme, p, "password")?));
         }
     }
     if hostport.contains(',') {
@@ -202,7 +234,7 @@ pub(crate) fn parse(url: &str, scheme: &str) -> Result<Url> {
         })?;
         let v = decode(scheme, v, "parameter value")?;
         if k == "password" {
-            url.password = Some(Zeroizing::new(v));
+            url.password = Password::inline(Zeroizing::new(v));
         } else {
             url.params.push((k.to_string(), v));
         }

@@ -46,7 +46,7 @@ pub fn connect(location: &Location, busy: Duration) -> Result<Conn> {
     let attrs = std::collections::HashMap::from([("program_name", "mex2fa")]);
     let base = OptsBuilder::new()
         .user(location.user.clone())
-        .pass(location.password().map(str::to_string))
+        .pass(location.password.get().map(str::to_string))
         .db_name(location.dbname.clone())
         // The driver would otherwise switch a loopback connection to the
         // server's socket on its own; the URL says where to connect.
@@ -133,7 +133,7 @@ fn connect_error(location: &Location, mode: SslMode, e: &mysql::Error) -> Error 
         return match db.code {
             // ER_ACCESS_DENIED_ERROR; ER_ACCESS_DENIED_NO_PASSWORD_ERROR
             // (an account authenticated by the Unix user, e.g. root).
-            1045 | 1698 if location.password().is_none() => Error::setting(
+            1045 | 1698 if location.password.get().is_none() => Error::setting(
                 Setting::Password,
                 format!(
                     "the server at {host} does not let user '{user}' in without a password, and none was given"

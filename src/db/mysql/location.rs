@@ -8,8 +8,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use zeroize::Zeroizing;
-
 use crate::db::url;
 pub use crate::db::url::SslMode;
 use crate::error::{Error, Result};
@@ -17,8 +15,7 @@ use crate::error::{Error, Result};
 /// Where a MariaDB or MySQL server is and how to reach it.
 pub struct Location {
     pub user: Option<String>,
-    password: Option<Zeroizing<String>>,
-    inline_password: bool,
+    pub password: url::Password,
     /// A host name or address (None: localhost).
     pub host: Option<String>,
     pub port: Option<u16>,
@@ -44,7 +41,6 @@ impl Location {
         let u = url::parse(text, SCHEME)?;
         let mut loc = Location {
             user: u.user,
-            inline_password: u.password.is_some(),
             password: u.password,
             host: u.host,
             port: u.port,
@@ -92,20 +88,6 @@ impl Location {
         Ok(loc)
     }
 
-    pub fn has_inline_password(&self) -> bool {
-        self.inline_password
-    }
-
-    pub fn set_password(&mut self, password: Zeroizing<String>) {
-        if !self.inline_password {
-            self.password = Some(password);
-        }
-    }
-
-    pub fn password(&self) -> Option<&str> {
-        self.password.as_deref().map(String::as_str)
-    }
-
     /// The host as messages show it.
     pub fn host_shown(&self) -> String {
         match &self.socket {
@@ -135,6 +117,8 @@ impl Location {
 
 #[cfg(test)]
 mod tests {
+    use zeroize::Zeroizing;
+
     use super::*;
 
     #[test]
@@ -144,8 +128,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(l.user.as_deref(), Some("app@corp"));
-        assert_eq!(l.password(), Some("s:cret"));
-        assert!(l.has_inline_password());
+        assert_eq!(l.password.get(), Some("s:cret"));
+        assert!(l.password.is_inline());
         assert_eq!(l.host.as_deref(), Some("db.example"));
         assert_eq!(l.port, Some(3307));
         assert_eq!(l.dbname.as_deref(), Some("mex"));
@@ -164,8 +148,8 @@ mod tests {
         assert_eq!(l.sslmode, SslMode::Prefer);
         assert_eq!(l.port, None);
         assert_eq!(l.host_shown(), "h:3306");
-        assert!(!l.has_inline_password());
-        assert_eq!(l.password(), None);
+        assert!(!l.password.is_inline());
+        assert_eq!(l.password.get(), None);
     }
 
     #[test]
@@ -251,13 +235,13 @@ mod tests {
     #[test]
     fn an_outside_password_does_not_replace_the_urls() {
         let mut l = Location::parse("mysql://u:inline@h/d").unwrap();
-        l.set_password(Zeroizing::new("other".into()));
-        assert_eq!(l.password(), Some("inline"));
+        l.password.set(Zeroizing::new("other".into()));
+        assert_eq!(l.password.get(), Some("inline"));
         let mut l = Location::parse("mysql://u@h/d").unwrap();
-        l.set_password(Zeroizing::new("other".into()));
-        assert_eq!(l.password(), Some("other"));
-        assert!(!l.has_inline_password());
+        l.password.set(Zeroizing::new("other".into()));
+        assert_eq!(l.password.get(), Some("other"));
+        assert!(!l.password.is_inline());
         let l = Location::parse("mysql://u@h/d?password=p").unwrap();
-        assert!(l.has_inline_password());
+        assert!(l.password.is_inline());
     }
 }

@@ -26,7 +26,7 @@ pub fn connect(location: &Location) -> Result<Client> {
         .dbname(location.dbname.as_deref().unwrap_or_default())
         .connect_timeout(location.connect_timeout)
         .application_name(location.application_name.as_deref().unwrap_or("mex2fa"));
-    if let Some(p) = location.password() {
+    if let Some(p) = location.password.get() {
         config.password(p);
     }
     match location.host.as_deref() {
