@@ -555,14 +555,16 @@ pub trait Tx {
     /// Both halves of a rewrite of `place` in one pass: its
     /// [`token_pages`](Tx::token_pages) and a [`TokenWriter`] that may write
     /// between two pages. `None` where a read must end before the
-    /// connection can write (a server streams it from one query); the caller
-    /// then reads everything first.
+    /// connection can write (a server streams it from one query: the
+    /// default); the caller then reads everything first.
     #[allow(clippy::type_complexity)]
     fn rewrite(
         &mut self,
-        place: Place,
-        size: usize,
-    ) -> Result<Option<(Box<dyn Pages + '_>, Box<dyn TokenWriter + '_>)>>;
+        _place: Place,
+        _size: usize,
+    ) -> Result<Option<(Box<dyn Pages + '_>, Box<dyn TokenWriter + '_>)>> {
+        Ok(None)
+    }
 
     /// Replaces one stored token where one is stored; false if no row with a
     /// token matched.

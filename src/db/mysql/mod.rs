@@ -1302,15 +1302,6 @@ impl super::Tx for Tx<'_> {
         Ok(())
     }
 
-    fn rewrite(
-        &mut self,
-        _place: Place,
-        _size: usize,
-    ) -> Result<Option<(Box<dyn super::Pages + '_>, Box<dyn super::TokenWriter + '_>)>> {
-        // Reads stream from one query, which holds the connection to its end.
-        Ok(None)
-    }
-
     fn token_writer(&mut self) -> Result<Box<dyn super::TokenWriter + '_>> {
         let mut writer = TokenWriter {
             tx: &mut self.tx,

@@ -1111,15 +1111,6 @@ impl super::Tx for Tx<'_> {
         Ok(())
     }
 
-    fn rewrite(
-        &mut self,
-        _place: Place,
-        _size: usize,
-    ) -> Result<Option<(Box<dyn super::Pages + '_>, Box<dyn super::TokenWriter + '_>)>> {
-        // Reads stream from one query, which holds the connection to its end.
-        Ok(None)
-    }
-
     fn token_writer(&mut self) -> Result<Box<dyn super::TokenWriter + '_>> {
         let m = self.m;
         let id_t = m.id_kind.sql();
