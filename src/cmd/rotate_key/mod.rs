@@ -248,136 +248,145 @@ fn unopenable(place: Place, id: &AccountId) -> Error {
     ))
 }
 
-/// The rotation in one pass, where the backend can write between two reads
-/// (see [`Tx::rewrite`]): while the other cores re-encrypt a page, this
-/// thread writes the page before. A token that no key opens stops the
-/// writes (the transaction is then rolled back) but not the reads, so that
-/// every such token is counted and the first ones named. `None` (nothing
-/// read) where the backend cannot.
-fn one_pass(
-    tx: &mut dyn Tx,
-    new: &MasterKey,
-    old: &[MasterKey],
-    tally: &mut Tally,
-    backup: &mut Option<backup::Writer>,
+/// A rotation under way: the keys, what was seen so far, the backup being
+/// written and the progress bars' settings. [`one_pass`](Rotation::one_pass)
+/// where the backend allows it, else [`two_passes`](Rotation::two_passes).
+struct Rotation<'a> {
+    new: &'a MasterKey,
+    old: &'a [MasterKey],
+    tally: Tally,
+    backup: &'a mut Option<backup::Writer>,
     shown: bool,
     total: u64,
-) -> Result<Option<Written>> {
-    let mut written = Written {
-        rows: 0,
-        read_back: Vec::new(),
-    };
-    let bar = progress(shown, total, "rotating");
-    for place in [Place::Account, Place::Pending] {
-        let Some((pages, mut writer)) = tx.rewrite(place, PAGE)? else {
-            if place == Place::Account {
-                return Ok(None);
-            }
-            return Err(Error::db(
-                "the database could rewrite accounts in one pass but not pending enrollments; nothing was changed",
-            ));
-        };
-        stream_here(
-            pages,
-            |row| {
-                let (class, rotated) = rotate(row, new, old);
-                let opens = rotated
-                    .as_ref()
-                    .is_none_or(|r| new.opens_at(&r.token, r.timestamp));
-                (class, rotated, opens)
-            },
-            |rows, verdicts| {
-                for (row, (class, rotated, opens)) in rows.iter().zip(verdicts) {
-                    tally.add(row, class);
-                    let Some(rotated) = rotated else { continue };
-                    if !opens {
-                        return Err(unopenable(row.place, &row.id));
-                    }
-                    // Only what changes is backed up: tokens already under the
-                    // new key stay as they are, and a restore need not open them.
-                    if let Some(b) = backup.as_mut() {
-                        b.add(row, &rotated.token)?;
-                    }
-                    if tally.failed == 0 {
-                        writer.put(row.place, &row.id, row.slot, &rotated.token)?;
-                    }
-                }
-                bar.inc(rows.len() as u64);
-                Ok(())
-            },
-        )?;
-        let w = writer.finish()?;
-        written.rows += w.rows;
-        // This writer saw this place's writes only.
-        written
-            .read_back
-            .extend(w.read_back.into_iter().filter(|p| *p == place));
-    }
-    bar.finish_and_clear();
-    tally.stop_if_failed(tx)?;
-    if let Some(b) = backup.as_mut() {
-        // On disk before the commit makes the new tokens the only ones.
-        b.sync()?;
-    }
-    Ok(Some(written))
 }
 
-/// The rotation in two passes, where a read must end before the connection
-/// writes. Pass 1 reads, decrypts and re-encrypts everything and spools the
-/// new tokens; nothing is written yet. Pass 2: a thread reads the spool back
-/// and checks each token, this one writes.
-fn two_passes(
-    tx: &mut dyn Tx,
-    new: &MasterKey,
-    old: &[MasterKey],
-    tally: &mut Tally,
-    backup: &mut Option<backup::Writer>,
-    shown: bool,
-    total: u64,
-) -> Result<Written> {
-    let bar = progress(shown, total, "checking");
-    let mut spool = Records::new();
-    for place in [Place::Account, Place::Pending] {
-        stream(
-            tx.token_pages(place, PAGE)?,
-            |row| rotate(row, new, old),
-            |rows, verdicts| {
-                for (row, (class, rotated)) in rows.iter().zip(verdicts) {
-                    tally.add(row, class);
-                    if let Some(rotated) = rotated {
-                        // As in one pass: only what changes is backed up.
-                        if let Some(b) = backup.as_mut() {
-                            b.add(row, &rotated.token)?;
-                        }
-                        spool.push(row, &rotated)?;
-                    }
-                }
-                bar.inc(rows.len() as u64);
-                Ok(())
-            },
-        )?;
-    }
-    bar.finish_and_clear();
-    tally.stop_if_failed(tx)?;
-    if let Some(b) = backup.as_mut() {
-        // On disk before the first token is replaced.
-        b.sync()?;
-    }
-    let replay = spool.replay()?;
-    let (send, receive) = sync_channel(AHEAD);
-    let mut feed = Feed::new(receive, progress(shown, tally.to_rotate(), "rotating"));
-    let written = std::thread::scope(|s| {
-        s.spawn(|| check_spool(replay, send, new));
-        let written = write_all(tx, &mut feed);
-        // Also stops the reader when the writes failed.
-        let failure = feed.close();
-        match (written, failure) {
-            (_, Some(e)) | (Err(e), None) => Err(e),
-            (Ok(n), None) => Ok(n),
+impl Rotation<'_> {
+    /// A token read: counted and, when it changes, backed up (tokens
+    /// already under the new key stay as they are, and a restore need not
+    /// open them).
+    fn seen(&mut self, row: &TokenRow, class: Class, rotated: Option<&Rotated>) -> Result<()> {
+        self.tally.add(row, class);
+        match (rotated, self.backup.as_mut()) {
+            (Some(r), Some(b)) => b.add(row, &r.token),
+            _ => Ok(()),
         }
-    })?;
-    feed.bar.finish_and_clear();
-    Ok(written)
+    }
+
+    /// Every token read: fails, naming them, if one did not decrypt; else
+    /// the backup goes to disk (before the first write in two passes,
+    /// before the commit in one).
+    fn all_read(&mut self, tx: &mut dyn Tx) -> Result<()> {
+        self.tally.stop_if_failed(tx)?;
+        match self.backup.as_mut() {
+            Some(b) => b.sync(),
+            None => Ok(()),
+        }
+    }
+
+    /// In one pass, where the backend can write between two reads (see
+    /// [`Tx::rewrite`]): while the other cores re-encrypt a page, this
+    /// thread writes the page before. A token that no key opens stops the
+    /// writes (the transaction is then rolled back) but not the reads, so
+    /// that every such token is counted and the first ones named. `None`
+    /// (nothing read) where the backend cannot.
+    fn one_pass(&mut self, tx: &mut dyn Tx) -> Result<Option<Written>> {
+        let (new, old) = (self.new, self.old);
+        let mut written = Written {
+            rows: 0,
+            read_back: Vec::new(),
+        };
+        let bar = progress(self.shown, self.total, "rotating");
+        for place in [Place::Account, Place::Pending] {
+            let Some((pages, mut writer)) = tx.rewrite(place, PAGE)? else {
+                if place == Place::Account {
+                    return Ok(None);
+                }
+                return Err(Error::db(
+                    "the database could rewrite accounts in one pass but not pending enrollments; nothing was changed",
+                ));
+            };
+            stream_here(
+                pages,
+                |row| {
+                    let (class, rotated) = rotate(row, new, old);
+                    let opens = rotated
+                        .as_ref()
+                        .is_none_or(|r| new.opens_at(&r.token, r.timestamp));
+                    (class, rotated, opens)
+                },
+                |rows, verdicts| {
+                    for (row, (class, rotated, opens)) in rows.iter().zip(verdicts) {
+                        if !opens {
+                            return Err(unopenable(row.place, &row.id));
+                        }
+                        self.seen(row, class, rotated.as_ref())?;
+                        if let Some(r) = rotated
+                            && self.tally.failed == 0
+                        {
+                            writer.put(row.place, &row.id, row.slot, &r.token)?;
+                        }
+                    }
+                    bar.inc(rows.len() as u64);
+                    Ok(())
+                },
+            )?;
+            let w = writer.finish()?;
+            written.rows += w.rows;
+            // This writer saw this place's writes only.
+            written
+                .read_back
+                .extend(w.read_back.into_iter().filter(|p| *p == place));
+        }
+        bar.finish_and_clear();
+        self.all_read(tx)?;
+        Ok(Some(written))
+    }
+
+    /// In two passes, where a read must end before the connection writes.
+    /// Pass 1 reads, decrypts and re-encrypts everything and spools the new
+    /// tokens; nothing is written yet. Pass 2: a thread reads the spool back
+    /// and checks each token, this one writes.
+    fn two_passes(&mut self, tx: &mut dyn Tx) -> Result<Written> {
+        let (new, old) = (self.new, self.old);
+        let bar = progress(self.shown, self.total, "checking");
+        let mut spool = Records::new();
+        for place in [Place::Account, Place::Pending] {
+            stream(
+                tx.token_pages(place, PAGE)?,
+                |row| rotate(row, new, old),
+                |rows, verdicts| {
+                    for (row, (class, rotated)) in rows.iter().zip(verdicts) {
+                        self.seen(row, class, rotated.as_ref())?;
+                        if let Some(r) = rotated {
+                            spool.push(row, &r)?;
+                        }
+                    }
+                    bar.inc(rows.len() as u64);
+                    Ok(())
+                },
+            )?;
+        }
+        bar.finish_and_clear();
+        self.all_read(tx)?;
+        let replay = spool.replay()?;
+        let (send, receive) = sync_channel(AHEAD);
+        let mut feed = Feed::new(
+            receive,
+            progress(self.shown, self.tally.to_rotate(), "rotating"),
+        );
+        let written = std::thread::scope(|s| {
+            s.spawn(|| check_spool(replay, send, new));
+            let written = write_all(tx, &mut feed);
+            // Also stops the reader when the writes failed.
+            let failure = feed.close();
+            match (written, failure) {
+                (_, Some(e)) | (Err(e), None) => Err(e),
+                (Ok(n), None) => Ok(n),
+            }
+        })?;
+        feed.bar.finish_and_clear();
+        Ok(written)
+    }
 }
 
 /// Reads back, before the commit, every token now stored in `places` and
@@ -528,12 +537,20 @@ impl Run for RotateKey {
             } else {
                 0
             };
-            let mut tally = Tally::default();
             tx.bulk_rewrite()?;
-            let written = match one_pass(tx, &new, &old, &mut tally, &mut backup, shown, total)? {
-                Some(written) => written,
-                None => two_passes(tx, &new, &old, &mut tally, &mut backup, shown, total)?,
+            let mut rotation = Rotation {
+                new: &new,
+                old: &old,
+                tally: Tally::default(),
+                backup: &mut backup,
+                shown,
+                total,
             };
+            let written = match rotation.one_pass(tx)? {
+                Some(written) => written,
+                None => rotation.two_passes(tx)?,
+            };
+            let tally = rotation.tally;
             if written.rows != tally.to_rotate() {
                 return Err(Error::state(format!(
                     "{} of {} tokens were rewritten; nothing was changed, run it again",
