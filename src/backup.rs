@@ -114,16 +114,7 @@ impl Reader {
     /// Opens the file and checks its header against the configured mapping.
     pub fn open(path: &Path, schema: &Schema) -> Result<Reader> {
         let shown = path.display();
-        let mut opts = std::fs::OpenOptions::new();
-        opts.read(true);
-        #[cfg(unix)]
-        {
-            // A FIFO would block the open until a writer came: opened
-            // without waiting, it is then refused below.
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
-        }
-        let file = opts.open(path).map_err(|e| match e.kind() {
+        let file = files::open_for_reading(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => {
                 Error::usage(format!("backup file not found: {shown}; check --backup"))
             }

@@ -615,16 +615,7 @@ pub fn read_key_file_as(path: &Path, flag: &str, noun: &str) -> Result<MasterKey
     use std::io::Read;
 
     let shown = path.display();
-    let mut opts = std::fs::OpenOptions::new();
-    opts.read(true);
-    #[cfg(unix)]
-    {
-        // A FIFO would block the open until a writer came: opened without
-        // waiting, it is refused below like any other special file.
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
-    }
-    let mut file = match opts.open(path) {
+    let mut file = match crate::files::open_for_reading(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::key(format!(

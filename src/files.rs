@@ -43,6 +43,20 @@ fn open_private(path: &Path, read: bool) -> Result<File> {
     })
 }
 
+/// Opens `path` for reading without waiting: a FIFO would block the open
+/// until a writer came, so it is opened at once, for the caller to refuse
+/// when it checks for a regular file.
+pub fn open_for_reading(path: &Path) -> std::io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    opts.open(path)
+}
+
 /// Errors that say the path is unusable, rather than the disk.
 pub fn is_path_problem(kind: ErrorKind) -> bool {
     matches!(

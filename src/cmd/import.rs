@@ -61,16 +61,7 @@ struct Step {
 /// not; exit 5 when the disk fails).
 fn read_input(path: &Path) -> Result<Zeroizing<String>> {
     let shown = path.display();
-    let mut opts = std::fs::OpenOptions::new();
-    opts.read(true);
-    #[cfg(unix)]
-    {
-        // A FIFO would block the open until a writer came: opened without
-        // waiting, it is refused below like any other special file.
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
-    }
-    let mut file = opts.open(path).map_err(|e| match e.kind() {
+    let mut file = crate::files::open_for_reading(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::usage(format!("{shown} not found; check the path")),
         kind if crate::files::is_path_problem(kind) => {
             Error::usage(format!("cannot read {shown}: {e}"))
