@@ -9,7 +9,7 @@
 
 use std::fs::File;
 use std::io::{ErrorKind, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command as StdCommand, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -635,52 +635,21 @@ fn at_prompt(
     line: bool,
     action: &str,
 ) -> Signalled {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/pty_signal.py");
-    let mut envmap = serde_json::Map::new();
-    envmap.insert(
-        "PATH".into(),
-        std::env::var("PATH").unwrap_or_default().into(),
-    );
-    envmap.insert("USER".into(), "tester".into());
-    envmap.insert("TERM".into(), "xterm".into());
-    for (k, v) in vars {
-        envmap.insert((*k).into(), (*v).into());
-    }
     let mut argv = vec![bin().display().to_string()];
     argv.extend(args.iter().map(|a| a.to_string()));
     let spec = serde_json::json!({
         "argv": argv,
-        "env": envmap,
+        "env": pty_env(vars),
         "cwd": env.dir.path(),
         "timeout": 20,
         "prompt": prompt,
         "line": line,
         "action": action,
     });
-    let mut child = StdCommand::new(pty_python())
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(spec.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "pty_signal.py failed");
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let output = doc["output"].as_str().unwrap().to_string();
-    assert!(
-        doc["missed"].is_null(),
-        "never saw {} in:\n{output}",
-        doc["missed"]
-    );
+    let doc = pty_drive(&pty_python(), "pty_signal.py", &spec);
     Signalled {
         exit: doc["exit"].as_i64().unwrap(),
-        output,
+        output: doc["output"].as_str().unwrap().to_string(),
         echo: doc["echo"].as_bool().unwrap(),
         icanon: doc["icanon"].as_bool().unwrap(),
         isig: doc["isig"].as_bool().unwrap(),

@@ -6,9 +6,7 @@
 //!
 //! The Python is the venv `scripts/test` installs; without it the tests fail.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 
 use crate::util::*;
 use rusqlite::types::Value;
@@ -43,49 +41,18 @@ fn on_tty_argv(
     steps: &[(&str, &str)],
     secret: Option<&str>,
 ) -> Tty {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/py/pty_drive.py");
-    let mut envmap = serde_json::Map::new();
-    envmap.insert(
-        "PATH".into(),
-        std::env::var("PATH").unwrap_or_default().into(),
-    );
-    envmap.insert("USER".into(), "tester".into());
-    envmap.insert("TERM".into(), "xterm".into());
-    for (k, v) in vars {
-        envmap.insert((*k).into(), (*v).into());
-    }
     let spec = serde_json::json!({
         "argv": argv,
-        "env": envmap,
+        "env": pty_env(vars),
         "cwd": env.dir.path(),
         "timeout": 20,
         "secret": secret,
         "steps": steps.iter().map(|(e, s)| vec![e, s]).collect::<Vec<_>>(),
     });
-    let mut child = std::process::Command::new(python)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(spec.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "pty_drive.py failed");
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let output = doc["output"].as_str().unwrap().to_string();
-    assert!(
-        doc["missed"].is_null(),
-        "never saw {} in:\n{output}",
-        doc["missed"]
-    );
+    let doc = pty_drive(python, "pty_drive.py", &spec);
     Tty {
         exit: doc["exit"].as_i64().unwrap() as i32,
-        output,
+        output: doc["output"].as_str().unwrap().to_string(),
     }
 }
 

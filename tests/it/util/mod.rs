@@ -1,7 +1,8 @@
 //! The harness shared by every test module, one file per concern:
 //! `env` (the binary in a temp dir), `db` (the database), `app` (the app's
 //! Python), `totp` and `fernet` (independent references), `qr` (decoding
-//! what `enroll` draws), `host` (commands the tests need from the machine);
+//! what `enroll` draws), `host` (commands the tests need from the machine),
+//! `pty` (runs on a pseudo-terminal);
 //! `catalog` (the hostile-input cases), `models` and `otpauth` (reference
 //! models, shared with the fuzz targets in `fuzz/`).
 
@@ -14,6 +15,7 @@ mod fernet;
 mod host;
 pub mod models;
 pub mod otpauth;
+mod pty;
 mod qr;
 mod totp;
 
@@ -24,6 +26,7 @@ pub use db::*;
 pub use env::*;
 pub use fernet::*;
 pub use host::*;
+pub use pty::*;
 pub use qr::*;
 pub use totp::*;
 
