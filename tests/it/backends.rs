@@ -58,12 +58,6 @@ fn refused(db: &Db, c: &mut assert_cmd::Command, code: i32) -> String {
     line
 }
 
-fn key_file(db: &Db, name: &str, key: &str) -> String {
-    let path = db.path(name);
-    write_mode(&path, &format!("{key}\n"), 0o600);
-    path.display().to_string()
-}
-
 /// enroll, confirm, verify (accepted, rejected, --window), status, log and
 /// disable, with the app logging in with what mex2fa wrote.
 #[test]
@@ -163,7 +157,7 @@ fn every_table_shape_interoperates_with_the_app() {
             let alice = enable(db, "alice");
             db.app_login(KEY, "alice", &alice).expect("alice logs in");
 
-            let new = key_file(db, "new.key", KEY2);
+            let new = db.key_file("new.key", KEY2);
             let out = run(db
                 .cmd()
                 .args(["--json", "rotate-key", "--new-key-file", &new, "--yes"]));
@@ -192,8 +186,8 @@ fn rotation_stragglers_and_restore() {
             .cmd()
             .args(["--json", "enroll", "carol", "--no-qr"])));
         assert_eq!(enrolled["state"], "pending");
-        let new = key_file(db, "new.key", KEY2);
-        let old = key_file(db, "old.key", KEY);
+        let new = db.key_file("new.key", KEY2);
+        let old = db.key_file("old.key", KEY);
 
         let dry = json(&run(db.cmd().args([
             "--json",
@@ -347,7 +341,7 @@ fn refusals_change_nothing() {
 fn a_held_lock_times_out_with_exit_5() {
     each(Shape::APP, |db| {
         enable(db, "alice");
-        let new = key_file(db, "new.key", KEY2);
+        let new = db.key_file("new.key", KEY2);
         let (hold, held) = std::sync::mpsc::channel::<()>();
         let (ready_tx, ready) = std::sync::mpsc::channel::<()>();
         let location = db.app_location();
@@ -471,8 +465,8 @@ fn the_app_writing_during_a_rotation_leaves_only_stragglers() {
             .spawn()
             .expect("writer");
         std::thread::sleep(Duration::from_millis(300));
-        let new = key_file(db, "new.key", KEY2);
-        let old = key_file(db, "old.key", KEY);
+        let new = db.key_file("new.key", KEY2);
+        let old = db.key_file("old.key", KEY);
         let out = run(db.cmd().args([
             "--busy-timeout",
             "20000",
@@ -520,7 +514,7 @@ fn the_app_writing_during_a_rotation_leaves_only_stragglers() {
 fn a_killed_rotation_is_all_old_or_all_new() {
     each(Shape::APP, |db| {
         let n = many_enabled(db, 6000).len();
-        let new = key_file(db, "new.key", KEY2);
+        let new = db.key_file("new.key", KEY2);
         let started = Instant::now();
         let out = run(db
             .cmd()
@@ -531,7 +525,7 @@ fn a_killed_rotation_is_all_old_or_all_new() {
         for trial in 0..6u32 {
             let current = if under_keys(db).0 == n { KEY } else { KEY2 };
             let target = if current == KEY { KEY2 } else { KEY };
-            let target_file = key_file(db, &format!("t{trial}.key"), target);
+            let target_file = db.key_file(&format!("t{trial}.key"), target);
             let mut child = std::process::Command::new(bin())
                 .env_clear()
                 .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -590,7 +584,7 @@ fn restore_leaves_a_secret_changed_since_the_rotation() {
             .iter()
             .map(|u| enable(db, u))
             .collect();
-        let new = key_file(db, "new.key", KEY2);
+        let new = db.key_file("new.key", KEY2);
         let backup = db.path("b.bak").display().to_string();
         run(db.cmd().args([
             "rotate-key",
@@ -653,7 +647,7 @@ fn a_rotation_proves_what_is_stored_not_what_it_sent() {
                  EXECUTE FUNCTION put_back();"
             }
         });
-        let new = key_file(db, "new.key", KEY2);
+        let new = db.key_file("new.key", KEY2);
         let line = refused(
             db,
             db.cmd()

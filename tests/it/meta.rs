@@ -82,12 +82,6 @@ fn refused(db: &Db, c: &mut assert_cmd::Command, code: i32) -> String {
     line
 }
 
-fn key_file(db: &Db, name: &str, key: &str) -> String {
-    let path = db.path(name);
-    write_mode(&path, &format!("{key}\n"), 0o600);
-    path.display().to_string()
-}
-
 fn doctor(db: &Db, key: &str, extra: &[&str]) -> (i32, serde_json::Value) {
     let out = run(db
         .cmd()
@@ -143,7 +137,7 @@ fn a_wrong_key_is_named_before_any_account_has_2fa() {
             "an export was written"
         );
         // A rotation whose old key is not the check value's is refused too.
-        let new = key_file(db, "new.key", KEY3);
+        let new = db.key_file("new.key", KEY3);
         let line = refused(
             db,
             db.cmd().env("TWOFA_MASTER_KEY", KEY2).args([
@@ -192,7 +186,7 @@ fn the_check_value_follows_rotation_and_restore() {
     each(|db| {
         let alice = enable(db, "alice", &[]);
         assert_eq!(check_key(db), Some(KEY));
-        let new = key_file(db, "new.key", KEY2);
+        let new = db.key_file("new.key", KEY2);
         let dry = json(&run(db.cmd().args([
             "--json",
             "rotate-key",
@@ -369,7 +363,7 @@ fn reasons_are_recorded_required_and_shown_escaped() {
         );
 
         // Required: every changing command, before anything is written.
-        let new = key_file(db, "new.key", KEY2);
+        let new = db.key_file("new.key", KEY2);
         let backup = db.path("none.bak").display().to_string();
         let uris = db.path("carol.uris");
         std::fs::write(

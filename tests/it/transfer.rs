@@ -6,7 +6,7 @@
 //! the database unchanged.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use crate::util::backend::{Backend, Db, Shape, each_backend, run};
@@ -37,12 +37,6 @@ fn entries(dir: &Path) -> Vec<String> {
         .collect();
     v.sort();
     v
-}
-
-fn key_file(dir: &Path, name: &str, key: &str) -> PathBuf {
-    let path = dir.join(name);
-    write_mode(&path, &format!("{key}\n"), 0o600);
-    path
 }
 
 /// A pending enrollment made by `enroll`: its secret.
@@ -80,7 +74,7 @@ fn a_bundle_moves_users_from_sqlite_to_postgresql_to_mariadb() {
 
     // The bundle key travels apart from the bundle: a folder of its own.
     let keys = tempfile::tempdir().unwrap();
-    let bundle_key = key_file(keys.path(), "bundle.key", KEY3);
+    let bundle_key = write_key_in(keys.path(), "bundle.key", KEY3);
     let bundle = first.path("users.bundle");
     let out = run(first
         .cmd()
@@ -312,8 +306,8 @@ fn a_tampered_truncated_or_wrongly_keyed_bundle_writes_nothing() {
         let src = Db::new(backend, Shape::APP);
         src.app_store(KEY, "alice", &secret_for(331));
         let dir = src.dir.path();
-        let right = key_file(dir, "bundle.key", KEY3);
-        let wrong = key_file(dir, "other.key", KEY2);
+        let right = write_key_in(dir, "bundle.key", KEY3);
+        let wrong = write_key_in(dir, "other.key", KEY2);
         let bundle = src.path("b.bundle");
         assert_ok(&run(src
             .cmd()
@@ -600,7 +594,7 @@ fn export_refuses_before_it_writes_anything() {
         let db = Db::new(backend, Shape::APP);
         db.app_store(KEY, "alice", &secret_for(371));
         let dir = db.dir.path();
-        let bundle_key = key_file(dir, "bundle.key", KEY3);
+        let bundle_key = write_key_in(dir, "bundle.key", KEY3);
         let listed = entries(dir);
         let out = db.path("out");
         let cases: Vec<(Vec<&str>, i32, &str)> = vec![

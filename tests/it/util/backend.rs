@@ -563,6 +563,13 @@ impl Db {
         self.dir.path().join(name)
     }
 
+    /// Writes a key file (mode 0600) beside the database; its path as text.
+    pub fn key_file(&self, name: &str, key: &str) -> String {
+        super::write_key_in(self.dir.path(), name, key)
+            .display()
+            .to_string()
+    }
+
     /// Runs `tests/py/app_db.py ARGS`: (exit code, stdout, stderr).
     pub fn app(&self, args: &[&str]) -> (i32, String, String) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/app_db.py");

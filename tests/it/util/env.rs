@@ -51,9 +51,7 @@ impl TestEnv {
 
     /// Writes a key file (mode 0600, trailing newline) in the temp dir.
     pub fn write_key(&self, name: &str, key: &str) -> PathBuf {
-        let path = self.path(name);
-        write_mode(&path, &format!("{key}\n"), 0o600);
-        path
+        write_key_in(self.dir.path(), name, key)
     }
 
     /// The binary with a cleared environment, run in the temp dir, pointed at
@@ -277,4 +275,12 @@ pub fn one_line(out: &Output, code: i32) -> String {
         "exactly one line on stderr: {stderr:?}"
     );
     stderr.trim_end().to_string()
+}
+
+/// Writes a key file as an operator keeps one (mode 0600, trailing newline)
+/// in `dir`.
+pub fn write_key_in(dir: &Path, name: &str, key: &str) -> PathBuf {
+    let path = dir.join(name);
+    write_mode(&path, &format!("{key}\n"), 0o600);
+    path
 }
