@@ -16,7 +16,7 @@ mod rotate_key;
 mod status;
 mod verify;
 
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use rayon::prelude::*;
 
@@ -66,14 +66,7 @@ pub fn stream<T: Send>(
     std::thread::scope(|s| {
         let (to_compute, computing) = sync_channel::<Vec<TokenRow>>(2);
         let (to_consume, consuming) = sync_channel::<(Vec<TokenRow>, Vec<T>)>(2);
-        s.spawn(move || {
-            for rows in computing {
-                let out = rows.par_iter().map(compute).collect();
-                if to_consume.send((rows, out)).is_err() {
-                    return;
-                }
-            }
-        });
+        s.spawn(move || compute_pages(computing, compute, to_consume));
         // A failed consumer hangs up, which stops the computer, which stops the reader.
         let consumer = s.spawn(move || consuming.into_iter().try_for_each(|(r, o)| consume(r, o)));
         let read = loop {
@@ -93,6 +86,21 @@ pub fn stream<T: Send>(
     })
 }
 
+/// The middle stage of [`stream`] and [`stream_here`]: each page computed
+/// on all cores and handed on, in order, until either neighbour hangs up.
+fn compute_pages<T: Send>(
+    pages: Receiver<Vec<TokenRow>>,
+    compute: &(impl Fn(&TokenRow) -> T + Sync),
+    out: SyncSender<(Vec<TokenRow>, Vec<T>)>,
+) {
+    for rows in pages {
+        let computed = rows.par_iter().map(compute).collect();
+        if out.send((rows, computed)).is_err() {
+            return;
+        }
+    }
+}
+
 /// [`stream`] for a consumer that must run on this thread, because it
 /// writes through the connection the pages are read from: while page k+1 is
 /// computed (on all cores), this thread reads page k+2, then consumes page
@@ -108,14 +116,7 @@ pub fn stream_here<T: Send>(
     std::thread::scope(|s| {
         let (to_compute, computing) = sync_channel::<Vec<TokenRow>>(AHEAD);
         let (to_consume, consuming) = sync_channel::<(Vec<TokenRow>, Vec<T>)>(AHEAD);
-        s.spawn(move || {
-            for rows in computing {
-                let out = rows.par_iter().map(compute).collect();
-                if to_consume.send((rows, out)).is_err() {
-                    return;
-                }
-            }
-        });
+        s.spawn(move || compute_pages(computing, compute, to_consume));
         // Returning drops both channel ends, which stops the computing thread.
         let mut reading = Some(to_compute);
         let mut ahead = 0;
